@@ -1,0 +1,96 @@
+"""Benchmarks behind ``attngan bench``: training-step speed and FLOPs, pipeline speed.
+
+Figures are medians over timed steps after warm-up; run them on an idle machine.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_attngan.data import builtin, unpaired
+from keras_attngan.models import build
+
+
+class _StepTimer(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.times: list[float] = []
+        self._start = 0.0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        # Reading a loss waits for the step to finish.
+        float(keras.ops.convert_to_numpy(next(iter(logs.values()))))
+        self.times.append(time.perf_counter() - self._start)
+
+
+def train_step_flops(model, batch_size: int) -> float:
+    """Floating-point operations of one training step (forward, backward, both updates),
+    counted by TF's profiler on the traced step graph."""
+    shape = (batch_size, model.image_size, model.image_size, model.channels)
+    spec = (tf.TensorSpec(shape, tf.float32), tf.TensorSpec(shape, tf.float32))
+    graph = tf.function(model.train_step).get_concrete_function(spec).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return float(tf.compat.v1.profiler.profile(graph, options=options).total_float_ops)
+
+
+def bench_train(model: str = "cyclegan", image_size: int = 128, batch_size: int = 1,
+                steps: int = 10, warmup: int = 2, jit_compile: bool = False,
+                **hparams) -> dict[str, Any]:
+    """Median seconds per training step on random images, images/s, FLOPs, FLOP/s."""
+    net = build(model, image_size=image_size, **hparams)
+    net.compile(jit_compile=jit_compile)
+    flops = train_step_flops(net, batch_size)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (batch_size, image_size, image_size, 3)).astype("float32")
+    data = tf.data.Dataset.from_tensors((images, images)).repeat(warmup + steps)
+    timer = _StepTimer()
+    net.fit(data, epochs=1, callbacks=[timer], verbose=0, shuffle=False)
+    times = timer.times[warmup:]
+    median = statistics.median(times)
+    return {
+        "model": model, "image_size": image_size, "batch_size": batch_size,
+        "jit_compile": jit_compile, "steps": len(times),
+        "seconds_per_step": median, "images_per_second": batch_size / median,
+        "gflop_per_step": flops / 1e9, "gflop_per_second": flops / 1e9 / median,
+        "first_step_seconds": timer.times[0],
+    }
+
+
+def bench_data(image_size: int = 256, load_size: int = 286, count: int = 64,
+               pairs: int = 256, batch_size: int = 1, folder: str | None = None
+               ) -> dict[str, Any]:
+    """Images/s the unpaired pipeline delivers from a folder of JPEGs (decode, resize,
+    crop, flip). Without ``folder``, writes ``count`` demo JPEGs at ``load_size`` + 14 px."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if folder is None:
+            folder = tmp
+            source = builtin.make_domain("a", count, size=64, seed=1)
+            big = tf.image.resize(source, (load_size + 14, load_size + 14), "bicubic")
+            big = tf.cast(tf.clip_by_value(big, 0, 255), tf.uint8)
+            for i, image in enumerate(big):
+                tf.io.write_file(os.path.join(tmp, f"{i:04d}.jpg"),
+                                 tf.io.encode_jpeg(image, quality=90))
+        data = unpaired(folder, folder, image_size=image_size, load_size=load_size,
+                        batch_size=batch_size, seed=0).repeat()
+        iterator = iter(data)
+        for _ in range(8):  # warm-up: tracing, thread pools, prefetch
+            next(iterator)
+        start = time.perf_counter()
+        for _ in range(pairs // batch_size):
+            a, b = next(iterator)
+        elapsed = time.perf_counter() - start
+    images = 2 * (pairs // batch_size) * batch_size
+    return {"image_size": image_size, "images": images, "seconds": elapsed,
+            "images_per_second": images / elapsed}

@@ -1,0 +1,290 @@
+"""``attngan train | translate | demo | bench``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Sequence
+
+RUN_CONFIG = "run.json"
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def _hparams(pairs: Sequence[str]) -> dict[str, Any]:
+    out = {}
+    for pair in pairs or ():
+        if "=" not in pair:
+            raise SystemExit(f"--set takes NAME=VALUE (like ngf=32); got {pair!r}.")
+        key, value = pair.split("=", 1)
+        out[key.strip()] = _parse_value(value)
+    return out
+
+
+def _fail(message: str) -> None:
+    print(f"attngan: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+# --------------------------------------------------------------------------- train
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    import keras_attngan as kag
+
+    os.makedirs(args.out, exist_ok=True)
+    config_path = os.path.join(args.out, RUN_CONFIG)
+    hparams = {"image_size": args.image_size, **_hparams(args.set)}
+    run = {"model": args.model, "hparams": hparams, "epochs": args.epochs,
+           "decay_start": args.decay_start, "batch_size": args.batch_size,
+           "data_a": str(args.data_a), "data_b": str(args.data_b)}
+    has_backup = os.path.isdir(os.path.join(args.out, "backup"))
+    if os.path.exists(config_path):
+        with open(config_path) as f:
+            previous = json.load(f)
+        if has_backup and not args.resume:
+            _fail(f"{args.out} already holds a training run; pass --resume to continue it "
+                  "or choose another --out.")
+        if args.resume and (previous["model"] != run["model"]
+                            or previous["hparams"] != run["hparams"]):
+            _fail(f"{args.out} holds a {previous['model']} run with {previous['hparams']}; "
+                  f"it cannot resume as {run['model']} with {run['hparams']}. Pass the same "
+                  "--model, --image-size and --set, or another --out.")
+    elif args.resume:
+        print(f"attngan: nothing to resume in {args.out}; starting a new run.")
+    with open(config_path, "w") as f:
+        json.dump(run, f, indent=2)
+
+    dataset = kag.data.unpaired(
+        args.data_a, args.data_b, image_size=args.image_size,
+        load_size=args.load_size or round(args.image_size * 286 / 256),
+        batch_size=args.batch_size, seed=args.seed, skip_corrupt=args.skip_corrupt,
+    )
+    samples = kag.data.unpaired(args.data_a, args.data_b, image_size=args.image_size,
+                                batch_size=1, augment=False, shuffle=False,
+                                skip_corrupt=args.skip_corrupt, validate=False)
+    strategy = kag.training.strategy()
+    with strategy.scope():
+        model = kag.models.build(args.model, **hparams)
+        model.compile(**({"learning_rate": args.lr} if args.lr else {}),
+                      jit_compile=args.jit_compile)
+    callbacks = kag.callbacks.default(
+        model, args.out, samples=samples, epochs=args.epochs, decay_start=args.decay_start,
+        backup_freq=args.backup_freq if args.backup_freq == "epoch" else int(args.backup_freq),
+    )
+    print(f"attngan: training {args.model} for {args.epochs} epochs of "
+          f"{int(dataset.cardinality())} steps on {strategy.num_replicas_in_sync} "
+          f"replica(s); run folder {args.out}")
+    history = model.fit(dataset, epochs=args.epochs, callbacks=callbacks, shuffle=False,
+                        verbose=args.verbose)
+    model_path = os.path.join(args.out, "model.keras")
+    model.save(model_path)
+    print(f"attngan: model saved to {model_path}; TensorBoard: tensorboard --logdir "
+          f"{args.out}; samples in {os.path.join(args.out, 'samples')}")
+    return {"model": model, "history": history.history, "model_path": model_path}
+
+
+# ----------------------------------------------------------------------- translate
+def translate(args: argparse.Namespace) -> list[str]:
+    import numpy as np
+    import tensorflow as tf
+
+    import keras_attngan as kag
+
+    model = kag.models.load(args.checkpoint, compile=False)
+    if os.path.isdir(args.input):
+        files = kag.data.list_images(args.input)
+        root = args.input
+    elif os.path.isfile(args.input):
+        files, root = [args.input], os.path.dirname(args.input)
+    else:
+        _fail(f"--input {args.input!r} is neither an image file nor a folder.")
+    if not files:
+        _fail(f"no images in {args.input!r}.")
+    written = []
+    for path in files:
+        try:
+            image = kag.data.decode_image(tf.io.read_file(path)).numpy()
+        except tf.errors.OpError:
+            print(f"attngan: skipping {path}: not a decodable image", file=sys.stderr)
+            continue
+        out = model.translate(image, direction=args.direction)
+        stem = os.path.splitext(os.path.relpath(path, root))[0]
+        target = os.path.join(args.output, stem + ".png")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        pixels = np.clip(np.round((out["image"] + 1) * 127.5), 0, 255).astype(np.uint8)
+        tf.io.write_file(target, tf.io.encode_png(pixels))
+        written.append(target)
+        if "mask" in out:
+            mask = np.clip(np.round(out["mask"] * 255), 0, 255).astype(np.uint8)
+            tf.io.write_file(os.path.join(args.output, stem + "_mask.png"),
+                             tf.io.encode_png(mask))
+    print(f"attngan: wrote {len(written)} translation(s) to {args.output}")
+    return written
+
+
+# ---------------------------------------------------------------------------- demo
+def demo(args: argparse.Namespace) -> dict[str, Any]:
+    import keras
+    import numpy as np
+
+    import keras_attngan as kag
+    from keras_attngan.training.callbacks import image_grid, write_png
+
+    keras.utils.set_random_seed(args.seed)
+    a, b = kag.data.builtin.demo(n=args.images, size=64, seed=args.seed)
+    test_a, test_b = kag.data.builtin.demo(n=6, size=64, seed=args.seed + 1)
+    dataset = kag.data.unpaired(a, b, image_size=64, load_size=72, batch_size=args.batch_size,
+                                seed=args.seed)
+    model = kag.models.build("cyclegan", image_size=64, ngf=args.ngf, ndf=args.ngf,
+                             n_blocks=args.blocks)
+    model.compile()
+    samples = (test_a.astype("float32") / 127.5 - 1, test_b.astype("float32") / 127.5 - 1)
+    callbacks = kag.callbacks.default(model, args.out, samples=samples, epochs=args.epochs,
+                                      decay_start=args.epochs // 2)
+    print(f"attngan demo: CycleGAN on {len(a)}+{len(b)} generated 64 px images "
+          "(A: red discs, B: blue discs, same kind of background), "
+          f"{args.epochs} epochs.")
+    start = time.time()
+    model.fit(dataset, epochs=args.epochs, callbacks=callbacks, shuffle=False,
+              verbose=args.verbose)
+    grid = image_grid(model.sample_rows(*samples))
+    grid_path = os.path.join(args.out, "before_after.png")
+    write_png(grid_path, grid)
+    model_path = os.path.join(args.out, "model.keras")
+    model.save(model_path)
+    # How far the disc colour moved toward domain B, inside the object masks.
+    _, masks = kag.data.builtin.make_domain("a", 6, 64, args.seed + 1, return_masks=True)
+    fake_b = (model.translate(test_a)["image"] + 1) * 127.5
+    inside = masks > 0.9
+    mean_rgb = np.array([fake_b[..., c][inside].mean() for c in range(3)])
+    print(f"attngan demo: done in {time.time() - start:.0f} s.\n"
+          f"  before/after grid (input | translation | reconstruction): {grid_path}\n"
+          f"  per-epoch grids: {os.path.join(args.out, 'samples')}\n"
+          f"  TensorBoard:     tensorboard --logdir {args.out}\n"
+          f"  model:           {model_path}\n"
+          f"  mean colour of translated discs: RGB {np.round(mean_rgb).astype(int).tolist()}"
+          f" (A discs are {list(kag.data.builtin.OBJECT_COLORS['a'])}, B discs "
+          f"{list(kag.data.builtin.OBJECT_COLORS['b'])})")
+    return {"grid": grid_path, "model_path": model_path, "disc_rgb": mean_rgb}
+
+
+# --------------------------------------------------------------------------- bench
+def bench(args: argparse.Namespace) -> dict[str, Any]:
+    from keras_attngan import bench as benchmarks
+
+    if args.what == "train":
+        result = benchmarks.bench_train(args.model, image_size=args.image_size,
+                                        batch_size=args.batch_size, steps=args.steps,
+                                        warmup=args.warmup, jit_compile=args.jit_compile,
+                                        **_hparams(args.set))
+        print(f"{result['model']} train step, {result['image_size']} px, batch "
+              f"{result['batch_size']}, jit_compile={result['jit_compile']}: "
+              f"median {result['seconds_per_step']:.3f} s/step over {result['steps']} steps, "
+              f"{result['images_per_second']:.2f} images/s, "
+              f"{result['gflop_per_step']:.1f} GFLOP/step, "
+              f"{result['gflop_per_second']:.1f} GFLOP/s")
+    else:
+        result = benchmarks.bench_data(image_size=args.image_size, pairs=args.steps,
+                                       batch_size=args.batch_size, folder=args.folder)
+        print(f"unpaired pipeline, {result['image_size']} px from JPEG: "
+              f"{result['images_per_second']:.1f} images/s "
+              f"({result['images']} images in {result['seconds']:.2f} s)")
+    if args.json:
+        print(json.dumps(result))
+    return result
+
+
+# ---------------------------------------------------------------------------- main
+def parser() -> argparse.ArgumentParser:
+    from keras_attngan.models.registry import available
+
+    p = argparse.ArgumentParser(
+        prog="attngan", description="Unpaired, attention-guided image translation GANs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a model on two unpaired image sets")
+    t.add_argument("--model", default="cyclegan", choices=available())
+    t.add_argument("--data-a", required=True,
+                   help="folder of images, tfds 'name:split' (e.g. "
+                        "cycle_gan/horse2zebra:trainA)")
+    t.add_argument("--data-b", required=True)
+    t.add_argument("--image-size", type=int, default=256)
+    t.add_argument("--load-size", type=int, default=None,
+                   help="resize before the random crop (default image_size * 286/256)")
+    t.add_argument("--epochs", type=int, default=200)
+    t.add_argument("--decay-start", type=int, default=None,
+                   help="epoch where linear LR decay to 0 starts (default: half of --epochs)")
+    t.add_argument("--batch-size", type=int, default=1, help="global batch size")
+    t.add_argument("--lr", type=float, default=None, help="learning rate (paper default)")
+    t.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="model hyper-parameter, e.g. --set ngf=32 --set n_blocks=6")
+    t.add_argument("--out", required=True, help="run folder (checkpoints, logs, samples)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last backup")
+    t.add_argument("--backup-freq", default="epoch",
+                   help="'epoch' or a number of steps between backups")
+    t.add_argument("--seed", type=int, default=None)
+    t.add_argument("--skip-corrupt", action="store_true",
+                   help="leave undecodable image files out (counted) instead of failing")
+    t.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
+    t.add_argument("--verbose", type=int, default=1, help="Keras verbosity: 1 progress bar")
+    t.set_defaults(func=train)
+
+    r = sub.add_parser("translate", help="translate images with a trained model")
+    r.add_argument("--checkpoint", required=True, help="the .keras file training wrote")
+    r.add_argument("--input", required=True, help="an image file or a folder of images")
+    r.add_argument("--output", required=True, help="folder for the PNG results")
+    r.add_argument("--direction", default=None, help="a2b (default) or b2a")
+    r.set_defaults(func=translate)
+
+    d = sub.add_parser("demo", help="train a small CycleGAN on the embedded dataset")
+    d.add_argument("--out", default="runs/demo")
+    d.add_argument("--epochs", type=int, default=12)
+    d.add_argument("--images", type=int, default=200, help="images per domain")
+    d.add_argument("--batch-size", type=int, default=4)
+    d.add_argument("--ngf", type=int, default=16)
+    d.add_argument("--blocks", type=int, default=4)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--verbose", type=int, default=1)
+    d.set_defaults(func=demo)
+
+    b = sub.add_parser("bench", help="measure training-step or data-pipeline speed")
+    b.add_argument("what", choices=("train", "data"))
+    b.add_argument("--model", default="cyclegan", choices=available())
+    b.add_argument("--image-size", type=int, default=None,
+                   help="default 128 for train, 256 for data")
+    b.add_argument("--batch-size", type=int, default=1)
+    b.add_argument("--steps", type=int, default=None,
+                   help="timed steps (train, default 10) or pairs (data, default 256)")
+    b.add_argument("--warmup", type=int, default=2)
+    b.add_argument("--jit-compile", action="store_true")
+    b.add_argument("--set", action="append", metavar="NAME=VALUE")
+    b.add_argument("--folder", default=None, help="data: a folder of images to read")
+    b.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    b.set_defaults(func=bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = parser().parse_args(argv)
+    if getattr(args, "what", None):
+        args.image_size = args.image_size or (128 if args.what == "train" else 256)
+        args.steps = args.steps or (10 if args.what == "train" else 256)
+    from keras_attngan.data import DataError
+
+    try:
+        return args.func(args)
+    except (DataError, FileNotFoundError) as error:
+        _fail(str(error))
+
+
+if __name__ == "__main__":
+    main()

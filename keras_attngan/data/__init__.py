@@ -1,0 +1,10 @@
+"""Unpaired tf.data pipelines and the embedded demo dataset."""
+
+from keras_attngan.data import builtin
+from keras_attngan.data.pipeline import preprocess, unpaired
+from keras_attngan.data.sources import DataError, Source, decode_image, list_images, load_source
+
+__all__ = [
+    "DataError", "Source", "builtin", "decode_image", "list_images", "load_source",
+    "preprocess", "unpaired",
+]

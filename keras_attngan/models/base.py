@@ -1,0 +1,373 @@
+"""What every translation GAN shares: optimizers, loss trackers, image pools, gradient
+scaling under tf.distribute and mixed precision, translate(), sample rows and config."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+PACKAGE = "keras_attngan"
+
+
+class ImagePool:
+    """History of generated images (Shrivastava et al. 2017) that discriminators train on.
+
+    Until the pool is full each new image is stored and returned; afterwards, with
+    probability 0.5, a stored image is returned and replaced by the new one, otherwise the
+    new image is returned. The history lives in sync-on-read variables, so each replica
+    keeps its own and the pool works inside a compiled ``train_step``. It is not part of
+    checkpoints (neither is it in the reference): a resumed run refills it.
+    """
+
+    def __init__(self, size: int, image_shape: Sequence[int], name: str = "image_pool"):
+        self.size = int(size)
+        if self.size <= 0:
+            return
+        variable = dict(
+            trainable=False,
+            synchronization=tf.VariableSynchronization.ON_READ,
+            aggregation=tf.VariableAggregation.NONE,
+        )
+        self.images = tf.Variable(
+            tf.zeros((self.size, *image_shape), "float32"), name=f"{name}_images", **variable
+        )
+        self.count = tf.Variable(0, dtype=tf.int32, name=f"{name}_count", **variable)
+
+    def query(self, images: tf.Tensor) -> tf.Tensor:
+        if self.size <= 0:
+            return images
+        dtype = images.dtype
+        images = tf.cast(images, "float32")
+        count = tf.shape(images)[0]
+
+        def body(i, outputs):
+            return i + 1, outputs.write(i, self._query_one(images[i]))
+
+        _, outputs = tf.while_loop(lambda i, _: i < count, body,
+                                   (tf.constant(0), tf.TensorArray(tf.float32, size=count)))
+        result = outputs.stack()
+        result.set_shape(images.shape)
+        return tf.cast(result, dtype)
+
+    def _query_one(self, image: tf.Tensor) -> tf.Tensor:
+        def store():
+            slot = self.count.read_value()
+            with tf.control_dependencies([self.images.scatter_nd_update([[slot]], image[None])]):
+                with tf.control_dependencies([self.count.assign_add(1)]):
+                    return tf.identity(image)
+
+        def swap():
+            slot = tf.random.uniform((), 0, self.size, dtype=tf.int32)
+            old = tf.identity(self.images[slot])
+            with tf.control_dependencies([old]):
+                with tf.control_dependencies(
+                    [self.images.scatter_nd_update([[slot]], image[None])]
+                ):
+                    return tf.identity(old)
+
+        def keep():
+            return tf.identity(image)
+
+        def replace_or_keep():
+            return tf.cond(tf.random.uniform(()) < 0.5, swap, keep)
+
+        return tf.cond(self.count.read_value() < self.size, store, replace_or_keep)
+
+
+def num_replicas() -> int:
+    return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+class TranslationGAN(keras.Model):
+    """Base of every model. A subclass declares its networks, ``loss_names``,
+    ``generator_variables`` / ``discriminator_variables``, ``_translate`` and
+    ``train_step``; everything else lives here once.
+
+    Conventions: images are float in [-1, 1]; masks in [0, 1]; ``call(x)`` is the a2b
+    translation; losses in ``train_step`` are per-replica means passed to
+    ``apply_gradients``, which scales them for cross-replica gradient summation.
+    """
+
+    #: directions the model translates, the first is ``call``'s.
+    directions: tuple[str, ...] = ("a2b", "b2a")
+    #: losses shown in the progress bar and in TensorBoard, in this order.
+    loss_names: tuple[str, ...] = ()
+    #: whether ``translate`` returns a "mask".
+    has_attention: bool = False
+    #: image sides must be a multiple of this (the networks' total stride).
+    size_multiple: int = 4
+    #: paper optimiser settings, used by ``compile()`` unless overridden.
+    learning_rate: float = 2e-4
+    adam_beta_1: float = 0.5
+    adam_beta_2: float = 0.999
+    #: paper schedule: total epochs and the epoch where linear decay to 0 starts.
+    paper_epochs: int = 200
+    paper_decay_start: int = 100
+
+    def __init__(self, image_size: int = 256, channels: int = 3, pool_size: int = 50,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if image_size % self.size_multiple:
+            raise ValueError(
+                f"image_size={image_size} is not a multiple of {self.size_multiple}, which "
+                f"the {type(self).__name__} networks' strides need."
+            )
+        self.image_size = int(image_size)
+        self.channels = int(channels)
+        self.pool_size = int(pool_size)
+        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self.generator_optimizer: keras.optimizers.Optimizer | None = None
+        self.discriminator_optimizer: keras.optimizers.Optimizer | None = None
+        self.base_learning_rates: dict[str, float] = {}
+        self._gan_compile_config: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------- configuration
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "image_size": self.image_size,
+            "channels": self.channels,
+            "pool_size": self.pool_size,
+        }
+
+    def make_pool(self, name: str) -> ImagePool:
+        return ImagePool(self.pool_size, (self.image_size, self.image_size, self.channels),
+                         name=name)
+
+    @property
+    def generator_variables(self) -> list:
+        raise NotImplementedError
+
+    @property
+    def discriminator_variables(self) -> list:
+        raise NotImplementedError
+
+    # ----------------------------------------------------------------------- compile
+    def compile(
+        self,
+        learning_rate: float | None = None,
+        generator_learning_rate: float | None = None,
+        discriminator_learning_rate: float | None = None,
+        beta_1: float | None = None,
+        beta_2: float | None = None,
+        generator_optimizer: keras.optimizers.Optimizer | dict | None = None,
+        discriminator_optimizer: keras.optimizers.Optimizer | dict | None = None,
+        jit_compile: bool | str = "auto",
+        steps_per_execution: int = 1,
+        run_eagerly: bool = False,
+    ) -> None:
+        """Creates the paper's Adam optimisers (or takes the ones given) and builds them.
+
+        Call it inside ``strategy.scope()`` when training under tf.distribute. Under a
+        ``mixed_float16`` policy each optimiser is wrapped in a ``LossScaleOptimizer``.
+        """
+        learning_rate = self.learning_rate if learning_rate is None else learning_rate
+        beta_1 = self.adam_beta_1 if beta_1 is None else beta_1
+        beta_2 = self.adam_beta_2 if beta_2 is None else beta_2
+        rates = {
+            "generator": learning_rate if generator_learning_rate is None
+            else generator_learning_rate,
+            "discriminator": learning_rate if discriminator_learning_rate is None
+            else discriminator_learning_rate,
+        }
+        given = {"generator": generator_optimizer, "discriminator": discriminator_optimizer}
+        optimizers = {}
+        for role, optimizer in given.items():
+            if isinstance(optimizer, dict):
+                optimizer = keras.optimizers.deserialize(optimizer)
+            if optimizer is None:
+                optimizer = keras.optimizers.Adam(
+                    rates[role], beta_1=beta_1, beta_2=beta_2, name=f"{role}_adam"
+                )
+            rates[role] = float(ops.convert_to_numpy(optimizer.learning_rate))
+            if keras.mixed_precision.global_policy().name == "mixed_float16" and not \
+                    isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizers[role] = optimizer
+        self.generator_optimizer = optimizers["generator"]
+        self.discriminator_optimizer = optimizers["discriminator"]
+        self.generator_optimizer.build(self.generator_variables)
+        self.discriminator_optimizer.build(self.discriminator_variables)
+        self.base_learning_rates = rates
+        self._gan_compile_config = {
+            "learning_rate": learning_rate, "beta_1": beta_1, "beta_2": beta_2,
+            "generator_learning_rate": rates["generator"],
+            "discriminator_learning_rate": rates["discriminator"],
+        }
+        if generator_optimizer is not None or discriminator_optimizer is not None:
+            self._gan_compile_config.update(
+                generator_optimizer=keras.optimizers.serialize(self._inner(
+                    self.generator_optimizer)),
+                discriminator_optimizer=keras.optimizers.serialize(self._inner(
+                    self.discriminator_optimizer)),
+            )
+        # optimizer=None: Keras would otherwise create an unused RMSprop that lands in
+        # checkpoints and in TensorBoard's learning-rate curve.
+        super().compile(optimizer=None, jit_compile=jit_compile,
+                        steps_per_execution=steps_per_execution, run_eagerly=run_eagerly)
+
+    @staticmethod
+    def _inner(optimizer):
+        return getattr(optimizer, "inner_optimizer", optimizer)
+
+    def get_compile_config(self) -> dict[str, Any]:
+        return dict(self._gan_compile_config)
+
+    def compile_from_config(self, config: Mapping[str, Any]) -> None:
+        self.compile(**config)
+
+    def set_learning_rate_factor(self, factor: float) -> None:
+        """Sets each optimiser's rate to its base rate times ``factor`` (schedules)."""
+        for role, optimizer in (("generator", self.generator_optimizer),
+                                ("discriminator", self.discriminator_optimizer)):
+            optimizer.learning_rate = self.base_learning_rates[role] * float(factor)
+
+    # ------------------------------------------------------------------- train step
+    @property
+    def metrics(self) -> list:
+        return list(self._trackers.values())
+
+    def track(self, losses: Mapping[str, Any]) -> dict[str, Any]:
+        """Updates the loss trackers and returns the logs Keras shows."""
+        for name, value in losses.items():
+            self._trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self._trackers.items()}
+
+    def unpack_batch(self, data) -> tuple[tf.Tensor, tf.Tensor]:
+        """(a, b) from what ``kag.data.unpaired`` yields, checked against the model."""
+        if isinstance(data, Mapping):
+            data = (data["a"], data["b"])
+        if not isinstance(data, (tuple, list)) or len(data) < 2:
+            raise ValueError(
+                "A training batch must be a pair (images_a, images_b), as "
+                "keras_attngan.data.unpaired() yields; got "
+                f"{type(data).__name__}."
+            )
+        images = []
+        for side, x in zip("ab", data[:2]):
+            shape = tuple(x.shape)
+            expected = (self.image_size, self.image_size, self.channels)
+            if len(shape) != 4 or any(
+                s is not None and s != e for s, e in zip(shape[1:], expected)
+            ):
+                raise ValueError(
+                    f"Domain {side.upper()} batch has shape {shape}, but this model was "
+                    f"built for (batch, {self.image_size}, {self.image_size}, "
+                    f"{self.channels}) images. Pass the same image_size to "
+                    "kag.data.unpaired() and kag.models.build()."
+                )
+            images.append(ops.cast(x, self.compute_dtype))
+        return images[0], images[1]
+
+    def apply_gradients(self, optimizer, tape: tf.GradientTape, loss, variables) -> None:
+        """Differentiates a per-replica mean ``loss`` (computed inside ``tape``) and
+        applies it.
+
+        Keras sums gradients across replicas, so the loss is divided by the replica count
+        to make N replicas take the step one replica would on the global batch. The scale
+        enters as the backward pass's initial gradient, which is also where mixed
+        precision's loss scale goes.
+        """
+        scale = ops.cast(1.0 / num_replicas(), "float32")
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            scale = optimizer.scale_loss(scale)
+        loss = ops.cast(loss, "float32")
+        grads = tape.gradient(loss, variables, output_gradients=scale)
+        optimizer.apply(grads, variables)
+
+    # --------------------------------------------------------------------- inference
+    def _translate(self, x, direction: str, training: bool = False) -> dict[str, Any]:
+        """{"image": [-1, 1], "mask": [0, 1] if the model has attention, ...}."""
+        raise NotImplementedError
+
+    def call(self, x, training: bool = False):
+        return self._translate(x, self.directions[0], training=training)["image"]
+
+    def translate(self, images, direction: str | None = None, batch_size: int = 8,
+                  **options) -> dict[str, np.ndarray]:
+        """Translates images of any size the strides allow (padded, then cropped back).
+
+        ``images``: uint8 in [0, 255] or float in [-1, 1]; (H, W, C) or (N, H, W, C) with C
+        1, 3 or 4 (grayscale and RGBA become RGB). Returns numpy arrays: "image" in
+        [-1, 1] with the input's batch shape, and "mask" in [0, 1] for attention models.
+        """
+        direction = direction or self.directions[0]
+        if direction not in self.directions:
+            raise ValueError(
+                f"{type(self).__name__} translates {self.directions}; got "
+                f"direction={direction!r}."
+            )
+        x, single = to_model_range(images)
+        height, width = x.shape[1:3]
+        pad_h = -height % self.size_multiple
+        pad_w = -width % self.size_multiple
+        outputs: dict[str, list] = {}
+        for start in range(0, x.shape[0], batch_size):
+            chunk = tf.constant(x[start:start + batch_size])
+            if pad_h or pad_w:
+                chunk = tf.pad(chunk, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], "SYMMETRIC")
+            result = self._translate(chunk, direction, training=False, **options)
+            for key, value in result.items():
+                value = ops.convert_to_numpy(value)
+                if value.ndim == 4 and value.shape[1:3] == chunk.shape[1:3]:
+                    value = value[:, :height, :width].astype("float32")
+                outputs.setdefault(key, []).append(value)
+        merged = {key: np.concatenate(parts) for key, parts in outputs.items()}
+        if single:
+            merged = {key: value[0] for key, value in merged.items()}
+        return merged
+
+    def sample_rows(self, images_a, images_b) -> list[dict[str, Any]]:
+        """Rows of the sample grid, each {column name: images in [-1, 1]}: for each
+        direction the input, the translation, the mask (attention models) and, where the
+        model translates back, the reconstruction."""
+        rows = []
+        for direction, x in zip(self.directions, (images_a, images_b)):
+            out = self._translate(x, direction, training=False)
+            row = {"input": x, "translation": out["image"]}
+            if "mask" in out:
+                row["mask"] = ops.repeat(out["mask"] * 2.0 - 1.0, 3, axis=-1)
+            reverse = direction[::-1]  # "a2b" -> "b2a"
+            if reverse in self.directions:
+                row["reconstruction"] = self._translate(out["image"], reverse)["image"]
+            rows.append(row)
+        return rows
+
+
+def to_model_range(images) -> tuple[np.ndarray, bool]:
+    """uint8 [0, 255] or float [-1, 1] images -> float32 RGB batch in [-1, 1]."""
+    x = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
+    if x.ndim not in (3, 4):
+        raise ValueError(
+            f"Expected an image (H, W, C) or a batch (N, H, W, C); got shape {x.shape}."
+        )
+    single = x.ndim == 3
+    if single:
+        x = x[None]
+    if x.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"Expected 1 (grayscale), 3 (RGB) or 4 (RGBA) channels; got {x.shape[-1]} in "
+            f"shape {x.shape}. Channels go last."
+        )
+    if 0 in x.shape:
+        raise ValueError(f"Got an empty image batch of shape {x.shape}.")
+    if x.shape[-1] == 1:
+        x = np.repeat(x, 3, axis=-1)
+    elif x.shape[-1] == 4:
+        x = x[..., :3]
+    if x.dtype == np.uint8:
+        return x.astype("float32") / 127.5 - 1.0, single
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(
+            f"Images must be uint8 in [0, 255] or float in [-1, 1]; got dtype {x.dtype}."
+        )
+    if x.size and (np.nanmin(x) < -1.001 or np.nanmax(x) > 1.001):
+        raise ValueError(
+            f"Float images must lie in [-1, 1]; these span [{np.nanmin(x):.3g}, "
+            f"{np.nanmax(x):.3g}]. Pass uint8 images for 0..255 data."
+        )
+    return x.astype("float32"), single

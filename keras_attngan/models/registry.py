@@ -1,0 +1,64 @@
+"""build(name, **hparams) and load(path) for every model in the package."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+from keras_attngan.models.base import TranslationGAN
+from keras_attngan.models.cyclegan import CycleGAN
+
+MODELS: dict[str, type[TranslationGAN]] = {
+    "cyclegan": CycleGAN,
+}
+
+
+def available() -> list[str]:
+    return sorted(MODELS)
+
+
+def get_class(name: str) -> type[TranslationGAN]:
+    try:
+        return MODELS[name.lower()]
+    except KeyError:
+        raise ValueError(
+            f"Unknown model {name!r}; available models: {', '.join(available())}."
+        ) from None
+
+
+def name_of(model: TranslationGAN) -> str:
+    for name, cls in MODELS.items():
+        if type(model) is cls:
+            return name
+    raise ValueError(f"{type(model).__name__} is not a registered keras_attngan model.")
+
+
+def build(name: str, **hparams) -> TranslationGAN:
+    """A model with its paper's defaults; keyword arguments override them.
+
+    Build (and compile) inside ``strategy.scope()`` to train under tf.distribute.
+    """
+    cls = get_class(name)
+    try:
+        return cls(**hparams)
+    except TypeError as error:
+        raise TypeError(f"Bad hyper-parameter for {name!r}: {error}") from error
+
+
+def load(path: str | os.PathLike, compile: bool = True) -> TranslationGAN:
+    """Loads a model saved with ``model.save("....keras")``, optimiser state included."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"No model file at {path!r}. Pass the .keras file that training wrote "
+            "(runs/NAME/model.keras)."
+        )
+    if not path.endswith(".keras"):
+        raise ValueError(f"{path!r} is not a .keras model file.")
+    model = keras.saving.load_model(path, compile=compile)
+    if not isinstance(model, TranslationGAN):
+        raise ValueError(
+            f"{path!r} holds a {type(model).__name__}, not a keras_attngan model."
+        )
+    return model

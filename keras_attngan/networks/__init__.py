@@ -1,0 +1,6 @@
+"""Plain functional sub-networks the models are wired from."""
+
+from keras_attngan.networks.discriminators import patch_discriminator
+from keras_attngan.networks.generators import resnet_generator
+
+__all__ = ["patch_discriminator", "resnet_generator"]

@@ -1,0 +1,71 @@
+import numpy as np
+import keras
+import pytest
+
+from keras_attngan import layers, networks
+
+
+def test_reflection_padding_matches_numpy():
+    x = np.arange(2 * 4 * 5 * 3, dtype="float32").reshape(2, 4, 5, 3)
+    out = np.array(layers.ReflectionPadding2D((2, 1))(x))
+    assert np.array_equal(out, np.pad(x, [(0, 0), (2, 2), (1, 1), (0, 0)], mode="reflect"))
+
+
+def test_instance_norm_normalises_each_sample_and_channel_without_affine():
+    norm = layers.instance_norm()
+    x = np.random.default_rng(0).normal(3.0, 5.0, (2, 8, 8, 4)).astype("float32")
+    y = np.array(norm(x))
+    assert np.allclose(y.mean(axis=(1, 2)), 0, atol=1e-4)
+    assert np.allclose(y.std(axis=(1, 2)), 1, atol=1e-2)
+    assert norm.weights == []  # no affine parameters, as the reference
+
+
+def test_dilated_residual_block_keeps_shape_and_sees_further():
+    inputs = keras.Input((16, 16, 8))
+    # No norm: instance norm mixes every pixel into every output.
+    plain = keras.Model(inputs, layers.residual_block(inputs, dilation=1, norm="none"))
+    dilated = keras.Model(inputs, layers.residual_block(inputs, dilation=2, norm="none"))
+    assert dilated.output_shape == (None, 16, 16, 8)
+
+    def reach(model):  # how far from the centre an input change moves the centre output
+        x = np.zeros((1, 16, 16, 8), "float32")
+        base = np.array(model(x))[0, 8, 8]
+        far = 0
+        for d in range(1, 8):
+            x2 = x.copy()
+            x2[0, 8 + d, 8] = 10.0
+            if np.abs(np.array(model(x2))[0, 8, 8] - base).max() > 1e-6:
+                far = d
+        return far
+
+    assert reach(plain) == 2 and reach(dilated) == 4
+
+
+@pytest.mark.parametrize("n_blocks", [6, 9])
+def test_resnet_generator_shape_range_and_init(n_blocks):
+    g = networks.resnet_generator(ngf=8, n_blocks=n_blocks)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 48, 3)).astype("float32")
+    y = np.array(g(x))
+    assert y.shape == (2, 32, 48, 3)
+    assert y.min() >= -1 and y.max() <= 1
+    kernels = [w for w in g.weights if "kernel" in w.path]
+    stds = [np.array(k).std() for k in kernels]
+    assert all(0.015 < s < 0.025 for s in stds if np.array(kernels[0]).size > 1000)
+    n_convs = sum(isinstance(l, keras.layers.Conv2D) for l in g.layers)
+    assert n_convs == 1 + 2 + 2 * n_blocks + 1
+
+
+def test_patch_discriminator_sees_70x70_patches():
+    d = networks.patch_discriminator(ndf=8, n_layers=3, norm="none")  # norm is global
+    x = keras.Variable(np.zeros((1, 128, 128, 3), "float32"))
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        out = d(x)
+        centre = out[0, out.shape[1] // 2, out.shape[2] // 2, 0]
+    grad = np.abs(np.array(tape.gradient(centre, x)))[0].sum(-1)
+    rows = np.nonzero(grad.sum(1))[0]
+    cols = np.nonzero(grad.sum(0))[0]
+    assert rows.max() - rows.min() + 1 == 70
+    assert cols.max() - cols.min() + 1 == 70
+    assert np.array(d(np.zeros((1, 256, 256, 3), "float32"))).shape == (1, 30, 30, 1)
