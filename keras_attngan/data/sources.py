@@ -61,7 +61,7 @@ def load_source(spec: Any, *, skip_corrupt: bool = False, validate: bool = True,
             return _from_folder(path, skip_corrupt=skip_corrupt, validate=validate)
         if os.path.exists(path):
             raise DataError(f"{path!r} is a file; pass a folder of images, one per domain.")
-        if ":" in path and not os.path.sep in path.split(":", 1)[0]:
+        if ":" in path:
             return _from_tfds(path, data_dir=data_dir)
         raise DataError(
             f"{path!r} is neither a folder nor a tensorflow-datasets name with a split "

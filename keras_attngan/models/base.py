@@ -54,19 +54,23 @@ class ImagePool:
         return tf.cast(result, dtype)
 
     def _query_one(self, image: tf.Tensor) -> tf.Tensor:
+        def put(slot):
+            # Sync-on-read variables have no scatter update: assign the updated history.
+            history = self.images.read_value()
+            return self.images.assign(tf.tensor_scatter_nd_update(history, [[slot]],
+                                                                  image[None]))
+
         def store():
             slot = self.count.read_value()
-            with tf.control_dependencies([self.images.scatter_nd_update([[slot]], image[None])]):
+            with tf.control_dependencies([put(slot)]):
                 with tf.control_dependencies([self.count.assign_add(1)]):
                     return tf.identity(image)
 
         def swap():
             slot = tf.random.uniform((), 0, self.size, dtype=tf.int32)
-            old = tf.identity(self.images[slot])
+            old = tf.identity(self.images.read_value()[slot])
             with tf.control_dependencies([old]):
-                with tf.control_dependencies(
-                    [self.images.scatter_nd_update([[slot]], image[None])]
-                ):
+                with tf.control_dependencies([put(slot)]):
                     return tf.identity(old)
 
         def keep():
@@ -193,26 +197,20 @@ class TranslationGAN(keras.Model):
         self.generator_optimizer.build(self.generator_variables)
         self.discriminator_optimizer.build(self.discriminator_variables)
         self.base_learning_rates = rates
-        self._gan_compile_config = {
+        config = {
             "learning_rate": learning_rate, "beta_1": beta_1, "beta_2": beta_2,
             "generator_learning_rate": rates["generator"],
             "discriminator_learning_rate": rates["discriminator"],
         }
         if generator_optimizer is not None or discriminator_optimizer is not None:
-            self._gan_compile_config.update(
-                generator_optimizer=keras.optimizers.serialize(self._inner(
-                    self.generator_optimizer)),
-                discriminator_optimizer=keras.optimizers.serialize(self._inner(
-                    self.discriminator_optimizer)),
-            )
+            for role, optimizer in optimizers.items():
+                inner = getattr(optimizer, "inner_optimizer", optimizer)
+                config[f"{role}_optimizer"] = keras.optimizers.serialize(inner)
+        self._gan_compile_config = config
         # optimizer=None: Keras would otherwise create an unused RMSprop that lands in
         # checkpoints and in TensorBoard's learning-rate curve.
         super().compile(optimizer=None, jit_compile=jit_compile,
                         steps_per_execution=steps_per_execution, run_eagerly=run_eagerly)
-
-    @staticmethod
-    def _inner(optimizer):
-        return getattr(optimizer, "inner_optimizer", optimizer)
 
     def get_compile_config(self) -> dict[str, Any]:
         return dict(self._gan_compile_config)
