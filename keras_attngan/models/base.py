@@ -86,6 +86,12 @@ def num_replicas() -> int:
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
+def _multi_worker() -> bool:
+    strategy = tf.distribute.get_strategy()
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) and bool(
+        strategy.extended._in_multi_worker_mode())
+
+
 class TranslationGAN(keras.Model):
     """Base of every model. A subclass declares its networks, ``loss_names``,
     ``generator_variables`` / ``discriminator_variables``, ``_translate`` and
@@ -225,6 +231,14 @@ class TranslationGAN(keras.Model):
             optimizer.learning_rate = self.base_learning_rates[role] * float(factor)
 
     # ------------------------------------------------------------------- train step
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras' TF trainer reduces the first batch across replicas eagerly to trace a
+        # symbolic build; under MultiWorkerMirroredStrategy that reduce fails with
+        # "Attempt to convert a value (PerReplica...)" (keras#20585). Our networks, loss
+        # trackers and optimisers are all built in __init__ and compile(), so there is
+        # nothing left to build.
+        return
+
     @property
     def metrics(self) -> list:
         return list(self._trackers.values())
@@ -233,7 +247,12 @@ class TranslationGAN(keras.Model):
         """Updates the loss trackers and returns the logs Keras shows."""
         for name, value in losses.items():
             self._trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self._trackers.items()}
+        logs = {name: tracker.result() for name, tracker in self._trackers.items()}
+        if _multi_worker():
+            # Keras reduces logs across workers with reduce("MEAN", axis=0), which fails
+            # on scalars (keras#20585): give it one-element vectors to average.
+            logs = {name: ops.reshape(value, (1,)) for name, value in logs.items()}
+        return logs
 
     def unpack_batch(self, data) -> tuple[tf.Tensor, tf.Tensor]:
         """(a, b) from what ``kag.data.unpaired`` yields, checked against the model."""

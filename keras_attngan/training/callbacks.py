@@ -150,7 +150,8 @@ def default(
     os.makedirs(log_dir, exist_ok=True)
     callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.BackupAndRestore(os.path.join(log_dir, "backup"),
-                                         save_freq=backup_freq, delete_checkpoint=False),
+                                         save_freq=backup_freq, delete_checkpoint=False,
+                                         double_checkpoint=True),
         LinearDecay(epochs, decay_start),
         keras.callbacks.TerminateOnNaN(),
     ]

@@ -1,0 +1,65 @@
+import glob
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_attngan as kag
+from keras_attngan.training.callbacks import LinearDecay, SampleGrid
+
+
+def reference_rule(epoch, n_epochs, n_epochs_decay):
+    # the CycleGAN reference's lambda_rule with epoch_count = 1
+    return 1.0 - max(0, epoch + 1 - n_epochs) / float(n_epochs_decay + 1)
+
+
+def test_linear_decay_matches_the_reference_and_sets_both_optimizers(tiny_cyclegan):
+    decay = LinearDecay(epochs=200, decay_start=100)
+    for epoch in (0, 50, 99, 100, 150, 199):
+        assert decay.factor(epoch) == pytest.approx(reference_rule(epoch, 100, 100))
+    model = tiny_cyclegan()
+    decay.set_model(model)
+    decay.on_epoch_begin(150)
+    expected = 2e-4 * reference_rule(150, 100, 100)
+    assert float(model.generator_optimizer.learning_rate) == pytest.approx(expected)
+    assert float(model.discriminator_optimizer.learning_rate) == pytest.approx(expected)
+    logs = {}
+    decay.on_epoch_end(150, logs)
+    assert logs["learning_rate"] == pytest.approx(expected)
+    with pytest.raises(ValueError):
+        LinearDecay(10, 11)
+
+
+def test_sample_grid_png_and_tensorboard_images(tiny_cyclegan, demo_arrays, tmp_path):
+    model = tiny_cyclegan()
+    a, b = demo_arrays
+    grid = SampleGrid(a[:2] / 127.5 - 1, b[:2] / 127.5 - 1, str(tmp_path / "png"),
+                      str(tmp_path / "logs"))
+    grid.set_model(model)
+    grid.on_epoch_end(0)
+    grid.on_train_end()
+    picture = tf.io.decode_png(tf.io.read_file(grid.last_path)).numpy()
+    # 2 directions x 2 samples, columns input | translation | reconstruction
+    assert picture.shape == (4 * 32, 3 * 32, 3)
+    assert np.array_equal(picture[:32, :32], a[0])  # the input column is the input
+    events = glob.glob(str(tmp_path / "logs" / "images" / "events.*"))
+    assert events
+    tags = {v.tag for e in tf.compat.v1.train.summary_iterator(events[0])
+            for v in e.summary.value}
+    assert "samples" in tags
+
+
+def test_default_callbacks_log_scalars_and_checkpoint(tiny_cyclegan, demo_arrays, tmp_path):
+    model = tiny_cyclegan()
+    a, b = demo_arrays
+    ds = kag.data.unpaired(a[:4], b[:4], image_size=32, load_size=36, batch_size=2, seed=0)
+    callbacks = kag.callbacks.default(model, str(tmp_path), samples=ds, epochs=2)
+    history = model.fit(ds, epochs=2, callbacks=callbacks, verbose=0).history
+    assert history["learning_rate"] == pytest.approx([2e-4, 1e-4])
+    assert (tmp_path / "samples" / "epoch_0002.png").exists()
+    assert (tmp_path / "backup").is_dir()
+    assert kag.models.load(str(tmp_path / "model.keras")).image_size == 32
+    events = glob.glob(str(tmp_path / "train" / "events.*"))
+    tags = {v.tag for e in tf.compat.v1.train.summary_iterator(events[0])
+            for v in e.summary.value}
+    assert {"epoch_cycle_a", "epoch_d_b", "epoch_learning_rate"} <= tags

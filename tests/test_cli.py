@@ -1,0 +1,138 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_attngan as kag
+from keras_attngan import cli
+from conftest import write_images
+
+TINY_ARGS = ["--image-size", "32", "--load-size", "36", "--set", "ngf=8", "--set", "ndf=8",
+             "--set", "n_blocks=2", "--seed", "0"]
+
+
+@pytest.fixture
+def folders(tmp_path):
+    a, b = kag.data.builtin.demo(n=16, size=32, seed=0)
+    write_images(str(tmp_path / "A"), a, "png")
+    write_images(str(tmp_path / "B"), b, "jpg")
+    return str(tmp_path / "A"), str(tmp_path / "B")
+
+
+def train_command(folders, out, epochs, *extra):
+    return [sys.executable, "-m", "keras_attngan.cli", "train", "--model", "cyclegan",
+            "--data-a", folders[0], "--data-b", folders[1], "--epochs", str(epochs),
+            "--batch-size", "2", "--out", out, "--verbose", "2", *TINY_ARGS, *extra]
+
+
+def read_metadata(out):
+    try:
+        with open(os.path.join(out, "backup", "training_metadata.json")) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_resume_finishes_the_requested_epochs(folders, tmp_path):
+    out = str(tmp_path / "run")
+    epochs = 4
+    proc = subprocess.Popen(train_command(folders, out, epochs, "--backup-freq", "2"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline:  # wait for a backup inside epoch 3
+            meta = read_metadata(out)
+            if meta and meta["epoch"] >= 2 and meta["batch"] > 0:
+                break
+            assert proc.poll() is None, proc.stdout.read()[-3000:]
+            time.sleep(0.02)
+        else:
+            pytest.fail("no mid-epoch backup appeared")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    killed_at = read_metadata(out)["epoch"]
+    assert killed_at < epochs
+
+    # without --resume the run folder is protected
+    refused = subprocess.run(train_command(folders, out, epochs), capture_output=True,
+                             text=True)
+    assert refused.returncode == 2 and "--resume" in refused.stderr
+    # resuming as another model configuration is refused too
+    other = subprocess.run(train_command(folders, out, epochs, "--resume", "--set", "ngf=16"),
+                           capture_output=True, text=True)
+    assert other.returncode == 2 and "cannot resume" in other.stderr
+
+    resumed = subprocess.run(train_command(folders, out, epochs, "--resume"),
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Epoch {killed_at + 1}/{epochs}" in resumed.stdout
+    assert "Epoch 1/" not in resumed.stdout
+    assert read_metadata(out)["epoch"] == epochs
+    model = kag.models.load(os.path.join(out, "model.keras"))
+    steps_per_epoch = 16 // 2
+    # every finished epoch's steps are in the optimiser state (partial epochs count too)
+    assert int(model.generator_optimizer.iterations.numpy()) >= epochs * steps_per_epoch
+    # the last epoch ran at the decayed rate: epochs 4, decay from epoch 2
+    assert float(model.generator_optimizer.learning_rate) == pytest.approx(2e-4 / 3)
+    assert os.path.exists(os.path.join(out, "samples", f"epoch_{epochs:04d}.png"))
+
+    # translate with the trained checkpoint: any image size, PNGs out
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    odd = kag.data.builtin.make_domain("a", 1, 40)[0][:37, :29]
+    tf.io.write_file(str(inputs / "odd.png"), tf.io.encode_png(odd))
+    written = cli.main(["translate", "--checkpoint", os.path.join(out, "model.keras"),
+                        "--input", str(inputs), "--output", str(tmp_path / "translated")])
+    assert [os.path.basename(p) for p in written] == ["odd.png"]
+    result = tf.io.decode_png(tf.io.read_file(written[0])).numpy()
+    assert result.shape == (37, 29, 3)
+
+
+def test_train_reports_bad_data_without_a_traceback(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--data-a", str(tmp_path / "empty"), "--data-b",
+                  str(tmp_path / "empty"), "--out", str(tmp_path / "run"), "--epochs", "1"])
+    assert exit_info.value.code == 2
+    assert "No images in" in capsys.readouterr().err
+
+
+def test_translate_reports_missing_checkpoint(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["translate", "--checkpoint", str(tmp_path / "none.keras"), "--input",
+                  str(tmp_path), "--output", str(tmp_path / "o")])
+    assert "No model file" in capsys.readouterr().err
+
+
+def test_demo_writes_grid_and_logs(tmp_path, capsys):
+    result = cli.main(["demo", "--out", str(tmp_path / "demo"), "--epochs", "1", "--images",
+                       "8", "--ngf", "8", "--blocks", "1", "--verbose", "0"])
+    printed = capsys.readouterr().out
+    assert os.path.exists(result["grid"]) and result["grid"] in printed
+    grid = tf.io.decode_png(tf.io.read_file(result["grid"])).numpy()
+    assert grid.shape == (2 * 6 * 64, 3 * 64, 3)
+    assert os.listdir(tmp_path / "demo" / "train")  # TensorBoard events
+    assert kag.models.load(result["model_path"]).image_size == 64
+
+
+def test_bench_reports_step_time_and_flops(capsys):
+    result = cli.main(["bench", "train", "--image-size", "32", "--steps", "2", "--warmup", "1",
+                       "--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2"])
+    assert result["seconds_per_step"] > 0 and result["steps"] == 2
+    # FLOPs grow with the network: ngf=16 has about 4x the convolution work of ngf=8
+    bigger = cli.main(["bench", "train", "--image-size", "32", "--steps", "1", "--warmup",
+                       "1", "--set", "ngf=16", "--set", "ndf=16", "--set", "n_blocks=2"])
+    assert 3.0 < bigger["gflop_per_step"] / result["gflop_per_step"] < 4.5
+    data = cli.main(["bench", "data", "--image-size", "64", "--steps", "16"])
+    assert data["images"] == 32 and data["images_per_second"] > 0
+    assert "GFLOP/step" in capsys.readouterr().out
