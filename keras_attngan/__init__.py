@@ -8,6 +8,9 @@ import os as _os
 
 # Keras picks its backend once, at first import: set ours before anything imports keras.
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Keep TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) out of users' output;
+# an explicit TF_CPP_MIN_LOG_LEVEL wins.
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras as _keras  # noqa: E402
 

@@ -61,14 +61,16 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     with open(config_path, "w") as f:
         json.dump(run, f, indent=2)
 
+    # Load (and check) each side once; training and sample pipelines share the sources.
+    sources = [kag.data.load_source(spec, skip_corrupt=args.skip_corrupt)
+               for spec in (args.data_a, args.data_b)]
     dataset = kag.data.unpaired(
-        args.data_a, args.data_b, image_size=args.image_size,
+        *sources, image_size=args.image_size,
         load_size=args.load_size or round(args.image_size * 286 / 256),
-        batch_size=args.batch_size, seed=args.seed, skip_corrupt=args.skip_corrupt,
+        batch_size=args.batch_size, seed=args.seed,
     )
-    samples = kag.data.unpaired(args.data_a, args.data_b, image_size=args.image_size,
-                                batch_size=1, augment=False, shuffle=False,
-                                skip_corrupt=args.skip_corrupt, validate=False)
+    samples = kag.data.unpaired(*sources, image_size=args.image_size, batch_size=1,
+                                augment=False, shuffle=False)
     strategy = kag.training.strategy()
     with strategy.scope():
         model = kag.models.build(args.model, **hparams)
