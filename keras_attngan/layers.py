@@ -49,10 +49,36 @@ def instance_norm(name: str | None = None) -> layers.Layer:
     )
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class SwitchableInstanceNorm(layers.Layer):
+    """Instance normalisation (no affine) that a training schedule can turn off without
+    retracing the step: ``enabled`` is a non-trainable 0/1 weight (UAG's discriminators
+    drop instance norm in their second stage)."""
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        self.enabled = self.add_weight(shape=(), initializer="ones", trainable=False,
+                                       name="enabled")
+
+    def call(self, x):
+        mean, variance = ops.moments(x, axes=(1, 2), keepdims=True)
+        normalized = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        enabled = ops.cast(self.enabled, x.dtype)
+        return enabled * normalized + (1.0 - enabled) * x
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
 def normalization(kind: str, name: str | None = None) -> layers.Layer | None:
-    """'instance', 'batch' or 'none'."""
+    """'instance', 'switchable_instance', 'batch' or 'none'."""
     if kind == "instance":
         return instance_norm(name)
+    if kind == "switchable_instance":
+        return SwitchableInstanceNorm(name=name)
     if kind == "batch":
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
     if kind in ("none", None):
@@ -69,6 +95,13 @@ def activation(kind: str | None, name: str | None = None) -> layers.Layer | None
     if kind in ("relu", "tanh", "sigmoid"):
         return layers.Activation(kind, name=name)
     raise ValueError(f"Unknown activation {kind!r}.")
+
+
+def _norm_act(x, norm: str, act: str | None):
+    for layer in (normalization(norm), activation(act)):
+        if layer is not None:
+            x = layer(x)
+    return x
 
 
 def _pad(x, amount: int, padding: str):
@@ -111,13 +144,7 @@ def conv_block(
         use_bias=use_bias,
         kernel_initializer=weight_init(),
     )(x)
-    norm_layer = normalization(norm)
-    if norm_layer is not None:
-        x = norm_layer(x)
-    act_layer = activation(act)
-    if act_layer is not None:
-        x = act_layer(x)
-    return x
+    return _norm_act(x, norm, act)
 
 
 def conv_transpose_block(
@@ -129,13 +156,7 @@ def conv_transpose_block(
         filters, kernel_size, strides=strides, padding="same",
         kernel_initializer=weight_init(),
     )(x)
-    norm_layer = normalization(norm)
-    if norm_layer is not None:
-        x = norm_layer(x)
-    act_layer = activation(act)
-    if act_layer is not None:
-        x = act_layer(x)
-    return x
+    return _norm_act(x, norm, act)
 
 
 def residual_block(x, filters: int | None = None, norm: str = "instance", dilation: int = 1,

@@ -12,8 +12,8 @@ def one_step(strategy, initial_weights, data):
         model.set_weights(initial_weights)
         # SGD: Adam's first step is about lr * sign(gradient) and would hide a gradient
         # scaled by the replica count.
-        model.compile(generator_optimizer=keras.optimizers.SGD(0.5),
-                      discriminator_optimizer=keras.optimizers.SGD(0.5))
+        model.compile(optimizers={"generator": keras.optimizers.SGD(0.5),
+                                  "discriminator": keras.optimizers.SGD(0.5)})
     history = model.fit(tf.data.Dataset.from_tensors(data), epochs=1, verbose=0)
     return [np.array(w) for w in model.weights], history.history
 

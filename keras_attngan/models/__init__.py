@@ -2,9 +2,10 @@
 
 from keras_attngan.models.base import ImagePool, TranslationGAN
 from keras_attngan.models.cyclegan import CycleGAN
+from keras_attngan.models.uag import UAG
 from keras_attngan.models.registry import MODELS, available, build, get_class, load, name_of
 
 __all__ = [
-    "CycleGAN", "ImagePool", "MODELS", "TranslationGAN", "available", "build", "get_class",
+    "CycleGAN", "ImagePool", "UAG", "MODELS", "TranslationGAN", "available", "build", "get_class",
     "load", "name_of",
 ]

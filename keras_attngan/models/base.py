@@ -110,6 +110,8 @@ class TranslationGAN(keras.Model):
     has_attention: bool = False
     #: image sides must be a multiple of this (the networks' total stride).
     size_multiple: int = 4
+    #: one optimiser per role, each over ``{role}_variables``.
+    optimizer_roles: tuple[str, ...] = ("generator", "discriminator")
     #: paper optimiser settings, used by ``compile()`` unless overridden.
     learning_rate: float = 2e-4
     adam_beta_1: float = 0.5
@@ -130,8 +132,8 @@ class TranslationGAN(keras.Model):
         self.channels = int(channels)
         self.pool_size = int(pool_size)
         self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
-        self.generator_optimizer: keras.optimizers.Optimizer | None = None
-        self.discriminator_optimizer: keras.optimizers.Optimizer | None = None
+        for role in self.optimizer_roles:
+            setattr(self, f"{role}_optimizer", None)
         self.base_learning_rates: dict[str, float] = {}
         self._gan_compile_config: dict[str, Any] = {}
 
@@ -144,8 +146,9 @@ class TranslationGAN(keras.Model):
             "pool_size": self.pool_size,
         }
 
-    def make_pool(self, name: str) -> ImagePool:
-        return ImagePool(self.pool_size, (self.image_size, self.image_size, self.channels),
+    def make_pool(self, name: str, channels: int | None = None) -> ImagePool:
+        return ImagePool(self.pool_size,
+                         (self.image_size, self.image_size, channels or self.channels),
                          name=name)
 
     @property
@@ -160,63 +163,59 @@ class TranslationGAN(keras.Model):
     def compile(
         self,
         learning_rate: float | None = None,
-        generator_learning_rate: float | None = None,
-        discriminator_learning_rate: float | None = None,
         beta_1: float | None = None,
         beta_2: float | None = None,
-        generator_optimizer: keras.optimizers.Optimizer | dict | None = None,
-        discriminator_optimizer: keras.optimizers.Optimizer | dict | None = None,
+        learning_rates: Mapping[str, float] | None = None,
+        optimizers: Mapping[str, keras.optimizers.Optimizer | dict] | None = None,
         jit_compile: bool | str = "auto",
         steps_per_execution: int = 1,
         run_eagerly: bool = False,
     ) -> None:
-        """Creates the paper's Adam optimisers (or takes the ones given) and builds them.
+        """Creates one paper-default Adam per role in ``optimizer_roles`` (or takes the
+        ones in ``optimizers``, by role) and builds them on the role's variables.
 
-        Call it inside ``strategy.scope()`` when training under tf.distribute. Under a
+        ``learning_rates`` overrides the rate per role ({"discriminator": 1e-4}). Call it
+        inside ``strategy.scope()`` when training under tf.distribute. Under a
         ``mixed_float16`` policy each optimiser is wrapped in a ``LossScaleOptimizer``.
         """
         learning_rate = self.learning_rate if learning_rate is None else learning_rate
         beta_1 = self.adam_beta_1 if beta_1 is None else beta_1
         beta_2 = self.adam_beta_2 if beta_2 is None else beta_2
-        rates = {
-            "generator": learning_rate if generator_learning_rate is None
-            else generator_learning_rate,
-            "discriminator": learning_rate if discriminator_learning_rate is None
-            else discriminator_learning_rate,
-        }
-        given = {"generator": generator_optimizer, "discriminator": discriminator_optimizer}
-        optimizers = {}
-        for role, optimizer in given.items():
+        learning_rates, optimizers = dict(learning_rates or {}), dict(optimizers or {})
+        unknown = (set(learning_rates) | set(optimizers)) - set(self.optimizer_roles)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has optimiser roles "
+                             f"{self.optimizer_roles}; got {sorted(unknown)}.")
+        config: dict[str, Any] = {"learning_rate": learning_rate, "beta_1": beta_1,
+                                  "beta_2": beta_2, "learning_rates": {}}
+        rates = {}
+        for role in self.optimizer_roles:
+            optimizer = optimizers.get(role)
             if isinstance(optimizer, dict):
                 optimizer = keras.optimizers.deserialize(optimizer)
             if optimizer is None:
                 optimizer = keras.optimizers.Adam(
-                    rates[role], beta_1=beta_1, beta_2=beta_2, name=f"{role}_adam"
-                )
+                    learning_rates.get(role, learning_rate), beta_1=beta_1, beta_2=beta_2,
+                    name=f"{role}_adam")
+            else:
+                config.setdefault("optimizers", {})[role] = keras.optimizers.serialize(
+                    optimizer)
             rates[role] = float(ops.convert_to_numpy(optimizer.learning_rate))
-            if keras.mixed_precision.global_policy().name == "mixed_float16" and not \
-                    isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            config["learning_rates"][role] = rates[role]
+            if keras.mixed_precision.global_policy().name == "mixed_float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-            optimizers[role] = optimizer
-        self.generator_optimizer = optimizers["generator"]
-        self.discriminator_optimizer = optimizers["discriminator"]
-        self.generator_optimizer.build(self.generator_variables)
-        self.discriminator_optimizer.build(self.discriminator_variables)
+            optimizer.build(self.variables_of(role))
+            setattr(self, f"{role}_optimizer", optimizer)
         self.base_learning_rates = rates
-        config = {
-            "learning_rate": learning_rate, "beta_1": beta_1, "beta_2": beta_2,
-            "generator_learning_rate": rates["generator"],
-            "discriminator_learning_rate": rates["discriminator"],
-        }
-        if generator_optimizer is not None or discriminator_optimizer is not None:
-            for role, optimizer in optimizers.items():
-                inner = getattr(optimizer, "inner_optimizer", optimizer)
-                config[f"{role}_optimizer"] = keras.optimizers.serialize(inner)
         self._gan_compile_config = config
         # optimizer=None: Keras would otherwise create an unused RMSprop that lands in
         # checkpoints and in TensorBoard's learning-rate curve.
         super().compile(optimizer=None, jit_compile=jit_compile,
                         steps_per_execution=steps_per_execution, run_eagerly=run_eagerly)
+
+    def variables_of(self, role: str) -> list:
+        """The trainable variables the ``role`` optimiser updates."""
+        return getattr(self, f"{role}_variables")
 
     def get_compile_config(self) -> dict[str, Any]:
         return dict(self._gan_compile_config)
@@ -225,10 +224,20 @@ class TranslationGAN(keras.Model):
         self.compile(**config)
 
     def set_learning_rate_factor(self, factor: float) -> None:
-        """Sets each optimiser's rate to its base rate times ``factor`` (schedules)."""
-        for role, optimizer in (("generator", self.generator_optimizer),
-                                ("discriminator", self.discriminator_optimizer)):
-            optimizer.learning_rate = self.base_learning_rates[role] * float(factor)
+        """Sets each optimiser's rate to its base rate times ``factor`` (schedules) times
+        ``learning_rate_gate(role)`` (0 freezes a role: Adam then leaves it unchanged)."""
+        for role in self.optimizer_roles:
+            optimizer = getattr(self, f"{role}_optimizer")
+            optimizer.learning_rate = (self.base_learning_rates[role] * float(factor)
+                                       * self.learning_rate_gate(role))
+
+    def learning_rate_gate(self, role: str) -> float:
+        return 1.0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Sets what depends on the (0-based) epoch: stage switches, curricula. Called at
+        each epoch's start by ``callbacks.EpochSchedule``; a function of the epoch alone,
+        so resumed runs land in the right stage."""
 
     # ------------------------------------------------------------------- train step
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -280,21 +289,34 @@ class TranslationGAN(keras.Model):
             images.append(ops.cast(x, self.compute_dtype))
         return images[0], images[1]
 
-    def apply_gradients(self, optimizer, tape: tf.GradientTape, loss, variables) -> None:
-        """Differentiates a per-replica mean ``loss`` (computed inside ``tape``) and
-        applies it.
+    def apply_gradients(self, tape: tf.GradientTape, loss, roles: str | Sequence[str]) -> None:
+        """Differentiates a per-replica mean ``loss`` (computed inside ``tape``) in one
+        backward pass and applies each role's gradients with that role's optimiser.
 
         Keras sums gradients across replicas, so the loss is divided by the replica count
         to make N replicas take the step one replica would on the global batch. The scale
         enters as the backward pass's initial gradient, which is also where mixed
-        precision's loss scale goes.
+        precision's loss scale goes (the first role's; the others' gradients are brought
+        to their own optimiser's scale).
         """
+        roles = (roles,) if isinstance(roles, str) else tuple(roles)
+        optimizers = [getattr(self, f"{role}_optimizer") for role in roles]
+        variables = [self.variables_of(role) for role in roles]
+        lead = optimizers[0]
+        mixed = isinstance(lead, keras.optimizers.LossScaleOptimizer)
         scale = ops.cast(1.0 / num_replicas(), "float32")
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            scale = optimizer.scale_loss(scale)
-        loss = ops.cast(loss, "float32")
-        grads = tape.gradient(loss, variables, output_gradients=scale)
-        optimizer.apply(grads, variables)
+        if mixed:
+            scale = lead.scale_loss(scale)
+        flat = [v for group in variables for v in group]
+        grads = tape.gradient(ops.cast(loss, "float32"), flat, output_gradients=scale)
+        start = 0
+        for optimizer, group in zip(optimizers, variables):
+            part = grads[start:start + len(group)]
+            start += len(group)
+            if mixed and optimizer is not lead:
+                ratio = optimizer.dynamic_scale / lead.dynamic_scale
+                part = [None if g is None else g * ops.cast(ratio, g.dtype) for g in part]
+            optimizer.apply(part, group)
 
     # --------------------------------------------------------------------- inference
     def _translate(self, x, direction: str, training: bool = False) -> dict[str, Any]:

@@ -118,7 +118,7 @@ class CycleGAN(TranslationGAN):
                     loss["idt_a"] + loss["idt_b"])
             else:
                 loss["idt_a"] = loss["idt_b"] = tf.zeros(())
-        self.apply_gradients(self.generator_optimizer, tape, total, self.generator_variables)
+        self.apply_gradients(tape, total, "generator")
         return loss, fake_a, fake_b
 
     def _discriminator_step(self, real_a, real_b, fake_a, fake_b):
@@ -132,6 +132,5 @@ class CycleGAN(TranslationGAN):
                     self.discriminator_b(fake_b, training=True), self.gan_mode),
             }
             total = loss["d_a"] + loss["d_b"]
-        self.apply_gradients(self.discriminator_optimizer, tape, total,
-                             self.discriminator_variables)
+        self.apply_gradients(tape, total, "discriminator")
         return loss

@@ -8,9 +8,11 @@ import keras
 
 from keras_attngan.models.base import TranslationGAN
 from keras_attngan.models.cyclegan import CycleGAN
+from keras_attngan.models.uag import UAG
 
 MODELS: dict[str, type[TranslationGAN]] = {
     "cyclegan": CycleGAN,
+    "uag": UAG,
 }
 
 

@@ -14,6 +14,15 @@ import tensorflow as tf
 from keras_attngan.training.strategy import is_chief
 
 
+class EpochSchedule(keras.callbacks.Callback):
+    """Calls ``model.set_epoch(epoch)`` at each epoch's start: the stage switches and
+    curricula a model's paper prescribes (UAG's attention stop, ...). Put it before
+    ``LinearDecay``, whose rates may depend on the stage."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.set_epoch(epoch)
+
+
 class LinearDecay(keras.callbacks.Callback):
     """Constant learning rate until ``decay_start``, then linear decay to 0 at ``epochs``.
 
@@ -133,8 +142,9 @@ def default(
     - ``backup/``: BackupAndRestore (weights, optimiser state, epoch), so a run killed at
       any point resumes from its last backup when started again with the same folder;
       ``backup_freq`` is "epoch" or a number of steps.
-    - linear learning-rate decay (the model's paper schedule unless ``epochs`` /
-      ``decay_start`` are given), logged as ``learning_rate``;
+    - the model's epoch schedule (stage switches) and linear learning-rate decay (the
+      model's paper schedule unless ``epochs`` / ``decay_start`` are given), logged as
+      ``learning_rate``;
     - TensorBoard scalars (``train/``) and sample grids (``images/``), and the same grid
       as ``samples/epoch_NNNN.png`` (needs ``samples``: an unpaired dataset or (a, b));
     - ``model.keras`` after every epoch; TerminateOnNaN.
@@ -152,6 +162,7 @@ def default(
         keras.callbacks.BackupAndRestore(os.path.join(log_dir, "backup"),
                                          save_freq=backup_freq, delete_checkpoint=False,
                                          double_checkpoint=True),
+        EpochSchedule(),
         LinearDecay(epochs, decay_start),
         keras.callbacks.TerminateOnNaN(),
     ]

@@ -1,0 +1,245 @@
+"""UAG: Unsupervised Attention-guided Image-to-Image Translation (Mejjati, Richardt,
+Tompkin, Cosker, Kim; NeurIPS 2018).
+
+Each CycleGAN generator gets an attention network that says where to translate:
+
+    s'  = A_S(s) * F_S->T(s) + (1 - A_S(s)) * s              (mapped image)
+    s'' = A_T(s') * F_T->S(s') + (1 - A_T(s')) * s'           (cycle: attention on s')
+
+with least-squares adversarial losses and L1 cycle losses (lambda_cyc = 10), the same for
+t. For the first ``attention_stop_epoch`` (30) epochs the discriminators see whole
+images. From then on the attention networks stop training and the discriminators see
+only attended regions, thresholded at tau = 0.1 and without instance normalisation:
+t_new = t where A_T(t) > tau else 0, s'_new = F_S->T(s) where A_S(s) > tau else 0.
+
+From the paper: the equations, the networks of the appendix (generator c7s1-32, c3s2-64,
+c3s2-128, residual blocks r128, tc64s2, tc32s2, c7s1-3-T; attention network; 70x70
+PatchGAN discriminator), lambda_cyc, tau, the epoch-30 switch and 100 epochs. From the
+authors' released code where the appendix is silent: 9 residual blocks in the
+generator, 1 in the attention network, the attention network's stride-2 first layer,
+no normalisation on the discriminator's first layer, the generator seeing the whole
+image, Adam with beta_1 0.5 and rate 2e-4 (1e-4 for horse<->zebra: a recipe setting),
+constant for half the epochs then linear decay to 0, and a pool of 50 that stores
+(image, mask) pairs. Stage switching is done with variables set by
+``callbacks.EpochSchedule``: the attention optimiser's rate drops to 0 (Adam then leaves
+the weights exactly as they are) and the discriminators' instance norms switch off.
+
+Ablations of the paper's Table 2: ``cycle_loss=False``, ``reuse_attention=True`` (the
+cycle pass re-uses A_S(s) instead of A_T(s')), ``attention_a`` / ``attention_b`` False
+(that side translates the whole image, mask = 1), ``masked_discriminator=False``
+(whole-image discriminators throughout) and ``stop_attention=False``.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from keras_attngan import losses
+from keras_attngan.layers import SwitchableInstanceNorm
+from keras_attngan.models.base import PACKAGE, TranslationGAN
+from keras_attngan.networks import attention_net, patch_discriminator, resnet_generator
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class UAG(TranslationGAN):
+    loss_names = ("d_a", "g_a2b", "cycle_a", "d_b", "g_b2a", "cycle_b")
+    has_attention = True
+    optimizer_roles = ("generator", "attention", "discriminator")
+    paper_epochs = 100
+    paper_decay_start = 50
+
+    def __init__(
+        self,
+        image_size: int = 256,
+        channels: int = 3,
+        ngf: int = 32,
+        ndf: int = 64,
+        n_blocks: int = 9,
+        attention_ngf: int = 32,
+        attention_blocks: int = 1,
+        gan_mode: str = "lsgan",
+        lambda_cycle: float = 10.0,
+        attention_stop_epoch: int = 30,
+        threshold: float = 0.1,
+        pool_size: int = 50,
+        cycle_loss: bool = True,
+        reuse_attention: bool = False,
+        attention_a: bool = True,
+        attention_b: bool = True,
+        masked_discriminator: bool = True,
+        stop_attention: bool = True,
+        **kwargs,
+    ):
+        super().__init__(image_size=image_size, channels=channels, pool_size=pool_size,
+                         **kwargs)
+        losses._check_kind(gan_mode)
+        self.ngf, self.ndf, self.n_blocks = ngf, ndf, n_blocks
+        self.attention_ngf, self.attention_blocks = attention_ngf, attention_blocks
+        self.gan_mode, self.lambda_cycle = gan_mode, float(lambda_cycle)
+        self.attention_stop_epoch, self.threshold = int(attention_stop_epoch), float(threshold)
+        self.cycle_loss, self.reuse_attention = bool(cycle_loss), bool(reuse_attention)
+        self.attention_a, self.attention_b = bool(attention_a), bool(attention_b)
+        self.masked_discriminator, self.stop_attention = (bool(masked_discriminator),
+                                                          bool(stop_attention))
+
+        self.generator_a2b = resnet_generator(channels, ngf=ngf, n_blocks=n_blocks,
+                                              name="generator_a2b")
+        self.generator_b2a = resnet_generator(channels, ngf=ngf, n_blocks=n_blocks,
+                                              name="generator_b2a")
+        self.attention_net_a = attention_net(channels, attention_ngf, attention_blocks,
+                                             name="attention_a")
+        self.attention_net_b = attention_net(channels, attention_ngf, attention_blocks,
+                                             name="attention_b")
+        self.discriminator_a = patch_discriminator(channels, ndf, norm="switchable_instance",
+                                                   name="discriminator_a")
+        self.discriminator_b = patch_discriminator(channels, ndf, norm="switchable_instance",
+                                                   name="discriminator_b")
+        # 1.0 once the discriminators see only attended regions (set by set_epoch).
+        self.masked_stage = keras.Variable(0.0, trainable=False, name="masked_stage")
+        # 1.0 once the attention networks stop training.
+        self.attention_frozen = keras.Variable(0.0, trainable=False, name="attention_frozen")
+        # The pools hold (mapped image, raw generator output, mask) for each fake.
+        self.pool_a = self.make_pool("pool_a", channels=2 * channels + 1)
+        self.pool_b = self.make_pool("pool_b", channels=2 * channels + 1)
+        self.built = True
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "ngf": self.ngf, "ndf": self.ndf, "n_blocks": self.n_blocks,
+            "attention_ngf": self.attention_ngf, "attention_blocks": self.attention_blocks,
+            "gan_mode": self.gan_mode, "lambda_cycle": self.lambda_cycle,
+            "attention_stop_epoch": self.attention_stop_epoch, "threshold": self.threshold,
+            "cycle_loss": self.cycle_loss, "reuse_attention": self.reuse_attention,
+            "attention_a": self.attention_a, "attention_b": self.attention_b,
+            "masked_discriminator": self.masked_discriminator,
+            "stop_attention": self.stop_attention,
+        }
+
+    # ------------------------------------------------------------------ variables
+    @property
+    def generator_variables(self):
+        return self.generator_a2b.trainable_variables + self.generator_b2a.trainable_variables
+
+    @property
+    def attention_variables(self):
+        return (self.attention_net_a.trainable_variables
+                + self.attention_net_b.trainable_variables)
+
+    @property
+    def discriminator_variables(self):
+        return (self.discriminator_a.trainable_variables
+                + self.discriminator_b.trainable_variables)
+
+    # ------------------------------------------------------------------- schedule
+    @property
+    def in_masked_stage(self) -> bool:
+        return float(ops.convert_to_numpy(self.masked_stage)) > 0.5
+
+    def set_epoch(self, epoch: int) -> None:
+        masked = epoch >= self.attention_stop_epoch
+        self.masked_stage.assign(1.0 if masked and self.masked_discriminator else 0.0)
+        self.attention_frozen.assign(1.0 if masked and self.stop_attention else 0.0)
+        for discriminator in (self.discriminator_a, self.discriminator_b):
+            for layer in discriminator.layers:
+                if isinstance(layer, SwitchableInstanceNorm):
+                    layer.enabled.assign(0.0 if self.in_masked_stage else 1.0)
+
+    def learning_rate_gate(self, role: str) -> float:
+        frozen = float(ops.convert_to_numpy(self.attention_frozen)) > 0.5
+        return 0.0 if role == "attention" and frozen else 1.0
+
+    # ------------------------------------------------------------------ the model
+    def _attention(self, x, domain: str, training=False):
+        if not (self.attention_a if domain == "a" else self.attention_b):
+            return ops.ones_like(x[..., :1])
+        net = self.attention_net_a if domain == "a" else self.attention_net_b
+        return net(x, training=training)
+
+    def _map(self, x, direction: str, mask=None, training=False):
+        """(mapped image, raw generator output, mask) for ``x`` in ``direction``."""
+        source = direction[0]
+        generator = self.generator_a2b if direction == "a2b" else self.generator_b2a
+        if mask is None:
+            mask = self._attention(x, source, training)
+        raw = generator(x, training=training)
+        return mask * raw + (1.0 - mask) * x, raw, mask
+
+    def _translate(self, x, direction, training=False):
+        image, raw, mask = self._map(x, direction, training=training)
+        return {"image": image, "mask": mask, "raw": raw}
+
+    def sample_rows(self, images_a, images_b):
+        rows = []
+        for direction, x in zip(self.directions, (images_a, images_b)):
+            image, raw, mask = self._map(x, direction)
+            back = self._map(image, direction[::-1])[0]
+            rows.append({"input": x, "raw": raw, "mask": ops.repeat(mask * 2.0 - 1.0, 3, -1),
+                         "translation": image, "reconstruction": back})
+        return rows
+
+    def _discriminator_input(self, whole, raw, mask):
+        """Stage 1: the whole image; stage 2: the raw image where the mask exceeds tau."""
+        attended = raw * ops.cast(mask > self.threshold, raw.dtype)
+        stage = ops.cast(self.masked_stage, whole.dtype)
+        return (1.0 - stage) * whole + stage * attended
+
+    # ----------------------------------------------------------------- training
+    def train_step(self, data):
+        real_a, real_b = self.unpack_batch(data)
+        g_losses, fakes = self._generator_step(real_a, real_b)
+        d_losses = self._discriminator_step(
+            real_a, real_b, self.pool_a.query(fakes["a"]), self.pool_b.query(fakes["b"]),
+            fakes["mask_real_a"], fakes["mask_real_b"])
+        return self.track({**g_losses, **d_losses})
+
+    def _generator_step(self, real_a, real_b):
+        with tf.GradientTape() as tape:
+            fake_b, raw_b, mask_a = self._map(real_a, "a2b", training=True)
+            fake_a, raw_a, mask_b = self._map(real_b, "b2a", training=True)
+            # the cycle pass computes attention on the mapped image (A_T(s')), unless the
+            # re-used-attention ablation asks for A_S(s)
+            rec_a = self._map(fake_b, "b2a", mask=mask_a if self.reuse_attention else None,
+                              training=True)[0]
+            rec_b = self._map(fake_a, "a2b", mask=mask_b if self.reuse_attention else None,
+                              training=True)[0]
+            loss = {
+                "g_a2b": losses.generator_adversarial(self.discriminator_b(
+                    self._discriminator_input(fake_b, raw_b, mask_a), training=True),
+                    self.gan_mode),
+                "g_b2a": losses.generator_adversarial(self.discriminator_a(
+                    self._discriminator_input(fake_a, raw_a, mask_b), training=True),
+                    self.gan_mode),
+                "cycle_a": losses.cycle_consistency(rec_a, real_a),
+                "cycle_b": losses.cycle_consistency(rec_b, real_b),
+            }
+            total = loss["g_a2b"] + loss["g_b2a"]
+            if self.cycle_loss:
+                total += self.lambda_cycle * (loss["cycle_a"] + loss["cycle_b"])
+        self.apply_gradients(tape, total, ("generator", "attention"))
+        # masks of the real images, for the discriminators' masked real inputs
+        fakes = {"a": ops.concatenate([fake_a, raw_a, mask_b], -1),
+                 "b": ops.concatenate([fake_b, raw_b, mask_a], -1),
+                 "mask_real_a": self._attention(real_a, "a"),
+                 "mask_real_b": self._attention(real_b, "b")}
+        return loss, fakes
+
+    def _discriminator_step(self, real_a, real_b, pooled_a, pooled_b, mask_real_a,
+                            mask_real_b):
+        c = self.channels
+        with tf.GradientTape() as tape:
+            loss = {}
+            for name, disc, real, pooled, mask_real in (
+                    ("d_a", self.discriminator_a, real_a, pooled_a, mask_real_a),
+                    ("d_b", self.discriminator_b, real_b, pooled_b, mask_real_b)):
+                fake_in = self._discriminator_input(pooled[..., :c], pooled[..., c:2 * c],
+                                                    pooled[..., 2 * c:])
+                real_in = self._discriminator_input(real, real, mask_real)
+                loss[name] = losses.discriminator_adversarial(
+                    disc(real_in, training=True), disc(fake_in, training=True),
+                    self.gan_mode)
+            total = loss["d_a"] + loss["d_b"]
+        self.apply_gradients(tape, total, "discriminator")
+        return loss
