@@ -141,16 +141,22 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
 
     keras.utils.set_random_seed(args.seed)
     a, b = kag.data.builtin.demo(n=args.images, size=64, seed=args.seed)
-    test_a, test_b = kag.data.builtin.demo(n=6, size=64, seed=args.seed + 1)
+    test_a, masks = kag.data.builtin.make_domain("a", 6, 64, args.seed + 1,
+                                                 return_masks=True)
+    test_b = kag.data.builtin.make_domain("b", 6, 64, args.seed + 1)
     dataset = kag.data.unpaired(a, b, image_size=64, load_size=72, batch_size=args.batch_size,
                                 seed=args.seed)
-    model = kag.models.build("cyclegan", image_size=64, ngf=args.ngf, ndf=args.ngf,
-                             n_blocks=args.blocks)
-    model.compile()
+    # UAG, small: narrow networks, and the attention stop at half the run rather than at
+    # 30 of 100 epochs, since a short run needs longer to find the object.
+    model = kag.models.build("uag", image_size=64, ngf=args.ngf, ndf=args.ngf,
+                             attention_ngf=args.ngf, n_blocks=args.blocks,
+                             lambda_cycle=args.lambda_cycle,
+                             attention_stop_epoch=max(1, args.epochs // 2))
+    model.compile(learning_rate=args.lr)
     samples = (test_a.astype("float32") / 127.5 - 1, test_b.astype("float32") / 127.5 - 1)
     callbacks = kag.callbacks.default(model, args.out, samples=samples, epochs=args.epochs,
                                       decay_start=args.epochs // 2)
-    print(f"attngan demo: CycleGAN on {len(a)}+{len(b)} generated 64 px images "
+    print(f"attngan demo: UAG on {len(a)}+{len(b)} generated 64 px images "
           "(A: red discs, B: blue discs, same kind of background), "
           f"{args.epochs} epochs.")
     start = time.time()
@@ -161,20 +167,27 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
     write_png(grid_path, grid)
     model_path = os.path.join(args.out, "model.keras")
     model.save(model_path)
-    # How far the disc colour moved toward domain B, inside the object masks.
-    _, masks = kag.data.builtin.make_domain("a", 6, 64, args.seed + 1, return_masks=True)
-    fake_b = (model.translate(test_a)["image"] + 1) * 127.5
-    inside = masks > 0.9
-    mean_rgb = np.array([fake_b[..., c][inside].mean() for c in range(3)])
+    # How far the disc colour moved toward domain B, and where the model attends.
+    out = model.translate(test_a)
+    fake_b = (out["image"] + 1) * 127.5
+    inside, outside = masks > 0.9, masks < 0.01
+    disc_rgb = np.array([fake_b[..., c][inside].mean() for c in range(3)])
+    background_change = float(np.abs(fake_b - test_a)[outside].mean())
+    mask = out["mask"][..., 0]
     print(f"attngan demo: done in {time.time() - start:.0f} s.\n"
-          f"  before/after grid (input | translation | reconstruction): {grid_path}\n"
+          f"  before/after grid (input | raw output | mask | translation | "
+          f"reconstruction): {grid_path}\n"
           f"  per-epoch grids: {os.path.join(args.out, 'samples')}\n"
           f"  TensorBoard:     tensorboard --logdir {args.out}\n"
           f"  model:           {model_path}\n"
-          f"  mean colour of translated discs: RGB {np.round(mean_rgb).astype(int).tolist()}"
-          f" (A discs are {list(kag.data.builtin.OBJECT_COLORS['a'])}, B discs "
-          f"{list(kag.data.builtin.OBJECT_COLORS['b'])})")
-    return {"grid": grid_path, "model_path": model_path, "disc_rgb": mean_rgb}
+          f"  translated discs: mean RGB {np.round(disc_rgb).astype(int).tolist()} (A discs "
+          f"are {list(kag.data.builtin.OBJECT_COLORS['a'])}, B discs "
+          f"{list(kag.data.builtin.OBJECT_COLORS['b'])}); background changed by "
+          f"{background_change:.1f}/255 on average\n"
+          f"  attention: {mask[inside].mean():.2f} on the disc, {mask[outside].mean():.2f} "
+          "on the background")
+    return {"grid": grid_path, "model_path": model_path, "disc_rgb": disc_rgb,
+            "background_change": background_change}
 
 
 # --------------------------------------------------------------------------- bench
@@ -246,13 +259,15 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--direction", default=None, help="a2b (default) or b2a")
     r.set_defaults(func=translate)
 
-    d = sub.add_parser("demo", help="train a small CycleGAN on the embedded dataset")
+    d = sub.add_parser("demo", help="train a small UAG on the embedded dataset")
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--epochs", type=int, default=12)
     d.add_argument("--images", type=int, default=200, help="images per domain")
     d.add_argument("--batch-size", type=int, default=4)
     d.add_argument("--ngf", type=int, default=16)
     d.add_argument("--blocks", type=int, default=4)
+    d.add_argument("--lr", type=float, default=2e-4)
+    d.add_argument("--lambda-cycle", type=float, default=10.0)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--verbose", type=int, default=1)
     d.set_defaults(func=demo)

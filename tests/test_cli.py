@@ -120,7 +120,7 @@ def test_demo_writes_grid_and_logs(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert os.path.exists(result["grid"]) and result["grid"] in printed
     grid = tf.io.decode_png(tf.io.read_file(result["grid"])).numpy()
-    assert grid.shape == (2 * 6 * 64, 3 * 64, 3)
+    assert grid.shape == (2 * 6 * 64, 5 * 64, 3)  # input | raw | mask | result | back
     assert os.listdir(tmp_path / "demo" / "train")  # TensorBoard events
     assert kag.models.load(result["model_path"]).image_size == 64
 

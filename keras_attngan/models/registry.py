@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 
 import keras
@@ -42,10 +43,27 @@ def build(name: str, **hparams) -> TranslationGAN:
     Build (and compile) inside ``strategy.scope()`` to train under tf.distribute.
     """
     cls = get_class(name)
-    try:
-        return cls(**hparams)
-    except TypeError as error:
-        raise TypeError(f"Bad hyper-parameter for {name!r}: {error}") from error
+    known = hyperparameters(cls)
+    unknown = sorted(set(hparams) - set(known))
+    if unknown:
+        raise TypeError(
+            f"Bad hyper-parameter for {name!r}: {', '.join(unknown)}. Known: "
+            f"{', '.join(known)}."
+        )
+    return cls(**hparams)
+
+
+def hyperparameters(cls: type[TranslationGAN]) -> list[str]:
+    """The keyword arguments a model class takes (its own and its bases'), and "name"."""
+    names: list[str] = []
+    for klass in cls.__mro__[: cls.__mro__.index(keras.Model)]:
+        for parameter in inspect.signature(klass.__init__).parameters.values():
+            if parameter.name == "self" or parameter.kind in (
+                    parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+                continue
+            if parameter.name not in names:
+                names.append(parameter.name)
+    return names + ["name"]
 
 
 def load(path: str | os.PathLike, compile: bool = True) -> TranslationGAN:

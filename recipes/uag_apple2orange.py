@@ -1,0 +1,21 @@
+"""UAG apple -> orange with the paper's settings (Mejjati et al. 2018).
+
+    python recipes/uag_apple2orange.py [--data-a DIR --data-b DIR] [--resume]
+
+As uag_horse2zebra.py, with Adam 2e-4 (the authors' rate outside horse<->zebra) and
+tensorflow-datasets' cycle_gan/apple2orange.
+"""
+
+import sys
+
+from keras_attngan import cli
+
+RECIPE = ["train", "--model", "uag",
+          "--data-a", "cycle_gan/apple2orange:trainA",
+          "--data-b", "cycle_gan/apple2orange:trainB",
+          "--image-size", "256", "--load-size", "286", "--batch-size", "1",
+          "--epochs", "100", "--decay-start", "50", "--lr", "2e-4", "--seed", "0",
+          "--out", "runs/uag_apple2orange"]
+
+if __name__ == "__main__":
+    cli.main(RECIPE + sys.argv[1:])

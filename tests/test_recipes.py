@@ -1,0 +1,44 @@
+"""Recipes are thin wrappers over `attngan train`: check what they ask for, and that they
+fail clearly offline."""
+
+import importlib.util
+import os
+
+import pytest
+
+from keras_attngan import cli
+
+RECIPES = os.path.join(os.path.dirname(__file__), "..", "recipes")
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, os.path.join(RECIPES, f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name, model, lr, extra", [
+    ("cyclegan_horse2zebra", "cyclegan", None, []),
+    ("uag_horse2zebra", "uag", 1e-4, []),
+    ("uag_apple2orange", "uag", 2e-4, []),
+    ("uag_summer2winter", "uag", 2e-4, ["masked_discriminator=false"]),
+])
+def test_recipe_arguments(name, model, lr, extra):
+    args = cli.parser().parse_args(load(name).RECIPE)
+    assert args.model == model and args.image_size == 256 and args.batch_size == 1
+    assert args.lr == lr and (args.set or []) == extra
+    assert args.data_a.startswith("cycle_gan/")
+
+
+def test_recipe_fails_clearly_offline(monkeypatch, tmp_path, capsys):
+    import requests
+    import tensorflow_datasets as tfds
+
+    def offline(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("Failed to resolve host")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    with pytest.raises(SystemExit):
+        cli.main(load("uag_horse2zebra").RECIPE + ["--out", str(tmp_path / "run")])
+    assert "local image folders" in capsys.readouterr().err
