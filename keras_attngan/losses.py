@@ -53,3 +53,13 @@ def l1(x, y):
 
 cycle_consistency = l1
 identity = l1
+
+
+def total_variation(images):
+    """Anisotropic total variation: the sum over pixels of |vertical| + |horizontal|
+    neighbour differences, averaged over the batch (AGGAN's attention loss; its weight
+    1e-6 is sized for this per-image sum). Small for smooth masks."""
+    images = ops.cast(images, "float32")
+    dy = ops.sum(ops.abs(images[:, 1:] - images[:, :-1]), axis=(1, 2, 3))
+    dx = ops.sum(ops.abs(images[:, :, 1:] - images[:, :, :-1]), axis=(1, 2, 3))
+    return ops.mean(dy + dx)

@@ -136,3 +136,21 @@ def test_bench_reports_step_time_and_flops(capsys):
     data = cli.main(["bench", "data", "--image-size", "64", "--steps", "16"])
     assert data["images"] == 32 and data["images_per_second"] > 0
     assert "GFLOP/step" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model, extra", [
+    ("uag", ["--set", "attention_ngf=8", "--set", "attention_stop_epoch=1"]),
+    ("aggan", ["--set", "curriculum_epoch=1"]),
+])
+def test_train_attention_models_from_the_command_line(model, extra, folders, tmp_path):
+    out = str(tmp_path / model)
+    args = ["train", "--model", model, "--data-a", folders[0], "--data-b", folders[1],
+            "--epochs", "2", "--batch-size", "4", "--out", out, "--verbose", "0",
+            "--image-size", "32", "--load-size", "36", "--set", "ngf=8", "--set", "ndf=8",
+            "--set", "n_blocks=1", "--seed", "0", *extra]
+    result = cli.main(args)
+    assert len(result["history"]["d_a" if model == "uag" else "d_x"]) == 2
+    written = cli.main(["translate", "--checkpoint", result["model_path"], "--input",
+                        folders[0], "--output", str(tmp_path / "t"), "--direction", "b2a"])
+    assert len(written) == 16
+    assert os.path.exists(written[0].replace(".png", "_mask.png"))

@@ -42,3 +42,29 @@ def test_recipe_fails_clearly_offline(monkeypatch, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(load("uag_horse2zebra").RECIPE + ["--out", str(tmp_path / "run")])
     assert "local image folders" in capsys.readouterr().err
+
+
+def test_celeba_recipe_splits_by_smile_with_mock_data():
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=20):
+        neutral, smiling = load("aggan_celeba_smile").domains(count=3)
+        n = sum(1 for _ in neutral)
+        s = sum(1 for _ in smiling)
+    assert 0 < n <= 3 and 0 < s <= 3
+    for image in neutral.take(1):
+        assert image.shape[-1] == 3 and image.dtype == "uint8"
+
+
+def test_celeba_recipe_fails_clearly_offline(monkeypatch):
+    import requests
+    import tensorflow_datasets as tfds
+
+    from keras_attngan.data import DataError
+
+    def offline(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("Failed to resolve host")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    with pytest.raises(DataError, match="celeb_a"):
+        load("aggan_celeba_smile").domains()

@@ -2,9 +2,11 @@
 
 from keras_attngan.data import builtin
 from keras_attngan.data.pipeline import preprocess, unpaired
-from keras_attngan.data.sources import DataError, Source, decode_image, list_images, load_source
+from keras_attngan.data.sources import (
+    DataError, Source, decode_image, list_images, load_source, load_tfds,
+)
 
 __all__ = [
-    "DataError", "Source", "builtin", "decode_image", "list_images", "load_source",
+    "DataError", "Source", "builtin", "decode_image", "list_images", "load_source", "load_tfds",
     "preprocess", "unpaired",
 ]

@@ -213,12 +213,14 @@ def _from_dataset(dataset: tf.data.Dataset, description: str = "tf.data.Dataset"
 
 
 # ------------------------------------------------------------ tensorflow-datasets
-def _from_tfds(spec: str, data_dir: str | None = None) -> Source:
+def load_tfds(name: str, split: str, data_dir: str | None = None
+              ) -> tuple[tf.data.Dataset, int]:
+    """A tensorflow-datasets split as (dataset of its feature dicts, example count), with
+    clear errors for unknown names and failed downloads. For recipes that filter on
+    features (CelebA attributes, labels) before handing images to ``unpaired``."""
     import tensorflow_datasets as tfds
 
-    name, split = spec.rsplit(":", 1)
-    if not name or not split:
-        raise DataError(f"{spec!r}: expected 'dataset/config:split'.")
+    spec = f"{name}:{split}"
     try:
         dataset, info = tfds.load(name, split=split, with_info=True, data_dir=data_dir,
                                   shuffle_files=False)
@@ -240,7 +242,15 @@ def _from_tfds(spec: str, data_dir: str | None = None) -> Source:
         ) from error
     try:
         size = int(info.splits[split].num_examples)
-    except Exception:
+    except Exception:  # mock data and some builders have no split metadata
         size = int(dataset.cardinality())
+    return dataset, size
+
+
+def _from_tfds(spec: str, data_dir: str | None = None) -> Source:
+    name, split = spec.rsplit(":", 1)
+    if not name or not split:
+        raise DataError(f"{spec!r}: expected 'dataset/config:split'.")
+    dataset, size = load_tfds(name, split, data_dir)
     source = _from_dataset(dataset, description=spec)
-    return Source(source.items, size or source.size, spec)
+    return Source(source.items, size if size > 0 else source.size, spec)

@@ -8,10 +8,12 @@ import os
 import keras
 
 from keras_attngan.models.base import TranslationGAN
+from keras_attngan.models.aggan import AGGAN
 from keras_attngan.models.cyclegan import CycleGAN
 from keras_attngan.models.uag import UAG
 
 MODELS: dict[str, type[TranslationGAN]] = {
+    "aggan": AGGAN,
     "cyclegan": CycleGAN,
     "uag": UAG,
 }

@@ -33,3 +33,27 @@ def patch_discriminator(
                    act="leaky_relu")
     x = conv_block(x, 1, 4, strides=1, padding="zero", pad_amount=1, norm="none", act=None)
     return keras.Model(inputs, x, name=name)
+
+
+def global_discriminator(
+    channels: int = 3,
+    ndf: int = 64,
+    norm: str = "batch",
+    name: str = "global_discriminator",
+) -> keras.Model:
+    """AGGAN's discriminator (Tang et al. 2019, Sec. III-D): one score per image.
+
+    C64, C128, C256, C512 with stride 2 and C512 with stride 1 (4x4 convolutions,
+    LeakyReLU 0.2, BatchNorm on all but the first and the last), then adaptive average
+    pooling and a 1x1 convolution to one output. ``channels`` 4 gives the
+    attention-guided discriminator that judges [mask, image] pairs.
+    """
+    inputs = keras.Input((None, None, channels), name="image")
+    x = inputs
+    for i, (filters, strides) in enumerate(
+            [(ndf, 2), (2 * ndf, 2), (4 * ndf, 2), (8 * ndf, 2), (8 * ndf, 1)]):
+        x = conv_block(x, filters, 4, strides=strides, padding="zero", pad_amount=1,
+                       norm="none" if i in (0, 4) else norm, act="leaky_relu")
+    x = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
+    x = conv_block(x, 1, 1, padding="same", norm="none", act=None)
+    return keras.Model(inputs, keras.layers.Flatten()(x), name=name)
