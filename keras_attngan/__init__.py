@@ -1,7 +1,7 @@
 """keras_attngan: unpaired, attention-guided image-to-image translation GANs in Keras 3.
 
-Public API: ``models``, ``data``, ``callbacks``, ``training``, ``losses``, ``layers``,
-``networks``.
+Public API: ``models``, ``data``, ``callbacks``, ``training``, ``metrics``, ``losses``,
+``layers``, ``networks``.
 """
 
 import os as _os
@@ -21,7 +21,7 @@ if _keras.backend.backend() != "tensorflow":
         "before importing keras_attngan."
     )
 
-from keras_attngan import data, layers, losses, models, networks, training  # noqa: E402
+from keras_attngan import data, layers, losses, metrics, models, networks, training  # noqa: E402
 from keras_attngan.training import callbacks  # noqa: E402
 
 __version__ = "0.1.0"
@@ -31,6 +31,7 @@ __all__ = [
     "data",
     "layers",
     "losses",
+    "metrics",
     "models",
     "networks",
     "training",

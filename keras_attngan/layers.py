@@ -97,7 +97,8 @@ def activation(kind: str | None, name: str | None = None) -> layers.Layer | None
     raise ValueError(f"Unknown activation {kind!r}.")
 
 
-def _norm_act(x, norm: str, act: str | None):
+def norm_act(x, norm: str, act: str | None):
+    """Normalisation then activation, each left out when 'none'."""
     for layer in (normalization(norm), activation(act)):
         if layer is not None:
             x = layer(x)
@@ -144,7 +145,7 @@ def conv_block(
         use_bias=use_bias,
         kernel_initializer=weight_init(),
     )(x)
-    return _norm_act(x, norm, act)
+    return norm_act(x, norm, act)
 
 
 def conv_transpose_block(
@@ -156,7 +157,7 @@ def conv_transpose_block(
         filters, kernel_size, strides=strides, padding="same",
         kernel_initializer=weight_init(),
     )(x)
-    return _norm_act(x, norm, act)
+    return norm_act(x, norm, act)
 
 
 def residual_block(x, filters: int | None = None, norm: str = "instance", dilation: int = 1,

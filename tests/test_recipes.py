@@ -68,3 +68,24 @@ def test_celeba_recipe_fails_clearly_offline(monkeypatch):
     monkeypatch.setattr(tfds, "load", offline)
     with pytest.raises(DataError, match="celeb_a"):
         load("aggan_celeba_smile").domains()
+
+
+def test_unit_maps_recipe_splits_halves_and_fails_without_data(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_attngan.data import DataError
+
+    recipe = load("unit_maps")
+    with pytest.raises(DataError, match="maps"):
+        recipe.maps_sources(str(tmp_path / "nowhere"))
+    for split in ("train", "val"):
+        (tmp_path / "maps" / split).mkdir(parents=True)
+        side_by_side = np.concatenate([np.full((8, 8, 3), 10, np.uint8),
+                                       np.full((8, 8, 3), 200, np.uint8)], axis=1)
+        tf.io.write_file(str(tmp_path / "maps" / split / "1.png"),
+                         tf.io.encode_png(side_by_side))
+    photos, maps, val_photos = recipe.maps_sources(str(tmp_path / "maps"))
+    assert [int(np.array(i).mean()) for i in photos.images()] == [10]
+    assert [int(np.array(i).mean()) for i in maps.images()] == [200]
+    assert next(iter(val_photos.images())).shape == (8, 8, 3)

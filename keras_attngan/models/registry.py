@@ -11,11 +11,13 @@ from keras_attngan.models.base import TranslationGAN
 from keras_attngan.models.aggan import AGGAN
 from keras_attngan.models.cyclegan import CycleGAN
 from keras_attngan.models.uag import UAG
+from keras_attngan.models.unit import UNIT
 
 MODELS: dict[str, type[TranslationGAN]] = {
     "aggan": AGGAN,
     "cyclegan": CycleGAN,
     "uag": UAG,
+    "unit": UNIT,
 }
 
 

@@ -3,5 +3,11 @@
 from keras_attngan.networks.attention import attention_net
 from keras_attngan.networks.discriminators import global_discriminator, patch_discriminator
 from keras_attngan.networks.generators import resnet_generator
+from keras_attngan.networks.unit import (
+    conv_discriminator, residual_stack, unit_decoder_back, unit_encoder_front,
+)
 
-__all__ = ["attention_net", "global_discriminator", "patch_discriminator", "resnet_generator"]
+__all__ = [
+    "attention_net", "conv_discriminator", "global_discriminator", "patch_discriminator",
+    "residual_stack", "resnet_generator", "unit_decoder_back", "unit_encoder_front",
+]
