@@ -21,7 +21,9 @@ if _keras.backend.backend() != "tensorflow":
         "before importing keras_attngan."
     )
 
-from keras_attngan import data, layers, losses, metrics, models, networks, training  # noqa: E402
+from keras_attngan import (  # noqa: E402
+    data, export, layers, losses, metrics, models, networks, training,
+)
 from keras_attngan.training import callbacks  # noqa: E402
 
 __version__ = "0.1.0"
@@ -29,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "callbacks",
     "data",
+    "export",
     "layers",
     "losses",
     "metrics",

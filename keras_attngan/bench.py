@@ -94,3 +94,46 @@ def bench_data(image_size: int = 256, load_size: int = 286, count: int = 64,
     images = 2 * (pairs // batch_size) * batch_size
     return {"image_size": image_size, "images": images, "seconds": elapsed,
             "images_per_second": images / elapsed}
+
+
+def _median_seconds(fn, runs: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench_export(model: str = "cyclegan", image_size: int = 256, runs: int = 20,
+                 **hparams) -> dict[str, Any]:
+    """Latency (median of ``runs``, batch 1) and file size of the Keras model, the
+    SavedModel and each TFLite variant (XNNPACK), on the same random image."""
+    from keras_attngan.export import TFLiteTranslator, saved_model
+    from keras_attngan.export.tflite import convert
+
+    net = build(model, image_size=image_size, **hparams)
+    image = np.random.default_rng(0).uniform(-1, 1, (1, image_size, image_size, 3))
+    image = image.astype("float32")
+    rows = [{"format": "keras predict",
+             "seconds": _median_seconds(lambda: net.predict(image, verbose=0), runs)}]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = saved_model(net, os.path.join(tmp, "saved", "1"))
+        serving = tf.saved_model.load(path).signatures["serving_default"]
+        pixels = tf.constant(np.round((image + 1) * 127.5).astype("uint8"))
+        size = sum(os.path.getsize(os.path.join(root, name))
+                   for root, _, names in os.walk(path) for name in names)
+        rows.append({"format": "saved_model", "bytes": size,
+                     "seconds": _median_seconds(lambda: serving(images=pixels), runs)})
+        for quantization in (None, "float16", "dynamic", "int8"):
+            flatbuffer = convert(net, quantization, image_size)
+            translator = TFLiteTranslator(flatbuffer, num_threads=os.cpu_count())
+            rows.append({"format": f"tflite {quantization or 'float32'}",
+                         "bytes": len(flatbuffer),
+                         "seconds": _median_seconds(lambda: translator(image), runs)})
+    keras_seconds = rows[0]["seconds"]
+    for row in rows:
+        row["speedup_vs_keras"] = keras_seconds / row["seconds"]
+    return {"model": model, "image_size": image_size, "runs": runs, "rows": rows}

@@ -1,4 +1,4 @@
-"""``attngan train | translate | demo | bench``."""
+"""``attngan train | translate | export | demo | bench``."""
 
 from __future__ import annotations
 
@@ -99,7 +99,10 @@ def translate(args: argparse.Namespace) -> list[str]:
 
     import keras_attngan as kag
 
-    model = kag.models.load(args.checkpoint, compile=False)
+    if args.checkpoint.endswith(".tflite"):
+        model = _TFLiteModel(args.checkpoint)
+    else:
+        model = kag.models.load(args.checkpoint, compile=False)
     if os.path.isdir(args.input):
         files = kag.data.list_images(args.input)
         root = args.input
@@ -129,6 +132,54 @@ def translate(args: argparse.Namespace) -> list[str]:
                              tf.io.encode_png(mask))
     print(f"attngan: wrote {len(written)} translation(s) to {args.output}")
     return written
+
+
+class _TFLiteModel:
+    """``translate`` for a .tflite translator: images are resized to its fixed input size
+    and the results resized back."""
+
+    def __init__(self, path: str):
+        from keras_attngan.export import TFLiteTranslator
+
+        self.translator = TFLiteTranslator(path)
+
+    def translate(self, image, direction=None):
+        import numpy as np
+        import tensorflow as tf
+
+        if direction not in (None, "a2b"):
+            _fail("a .tflite model translates the one direction it was exported with; "
+                  "drop --direction.")
+        size = self.translator.image_size
+        x = tf.image.resize(image.astype("float32")[None], (size, size), "bicubic")
+        x = np.clip(x.numpy(), 0, 255) / 127.5 - 1.0
+        out = self.translator(x)
+        height, width = image.shape[:2]
+        return {key: tf.image.resize(value, (height, width), "bicubic").numpy()[0]
+                for key, value in out.items()}
+
+
+# ---------------------------------------------------------------------------- export
+def export(args: argparse.Namespace) -> dict[str, Any]:
+    import keras_attngan as kag
+
+    model = kag.models.load(args.checkpoint, compile=False)
+    if args.format == "saved_model":
+        path = kag.export.saved_model(
+            model, args.out, directions=(args.direction,) if args.direction else None,
+            max_side=args.max_side)
+        print(f"attngan: SavedModel for TF Serving in {path} (signatures: "
+              f"{', '.join(args.direction and [args.direction] or model.directions)}, "
+              "translate_bytes, serving_default)")
+        return {"path": path}
+    report = kag.export.tflite(model, args.out, quantization=args.quantization,
+                               image_size=args.image_size or model.image_size,
+                               direction=args.direction)
+    print(f"attngan: {report['quantization']} TFLite model in {args.out} "
+          f"({report['bytes'] / 1e6:.1f} MB, {report['image_size']} px); against Keras: "
+          f"max abs difference {report['image_max_abs_diff']:.2g}, "
+          f"PSNR {report['image_psnr_db']:.1f} dB")
+    return report
 
 
 # ---------------------------------------------------------------------------- demo
@@ -205,6 +256,12 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
               f"{result['images_per_second']:.2f} images/s, "
               f"{result['gflop_per_step']:.1f} GFLOP/step, "
               f"{result['gflop_per_second']:.1f} GFLOP/s")
+    elif args.what == "export":
+        result = benchmarks.bench_export(args.model, image_size=args.image_size,
+                                         runs=args.steps, **_hparams(args.set))
+        for row in result["rows"]:
+            print(f"{row['format']:<18} median {row['seconds']:.3f} s/image"
+                  + (f", {row['bytes'] / 1e6:.1f} MB" if row.get("bytes") else ""))
     else:
         result = benchmarks.bench_data(image_size=args.image_size, pairs=args.steps,
                                        batch_size=args.batch_size, folder=args.folder)
@@ -259,6 +316,20 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--direction", default=None, help="a2b (default) or b2a")
     r.set_defaults(func=translate)
 
+    e = sub.add_parser("export", help="export a trained model for TF Serving or TFLite")
+    e.add_argument("--checkpoint", required=True, help="the .keras file training wrote")
+    e.add_argument("--format", choices=("saved_model", "tflite"), default="saved_model")
+    e.add_argument("--out", required=True,
+                   help="saved_model: export/NAME/VERSION; tflite: a .tflite file")
+    e.add_argument("--direction", default=None, help="default: all (saved_model), a2b")
+    e.add_argument("--quantization", default=None,
+                   choices=("float16", "dynamic", "int8"), help="tflite: default float32")
+    e.add_argument("--image-size", type=int, default=None,
+                   help="tflite input size (default: the training size)")
+    e.add_argument("--max-side", type=int, default=4096,
+                   help="saved_model: largest image side accepted")
+    e.set_defaults(func=export)
+
     d = sub.add_parser("demo", help="train a small UAG on the embedded dataset")
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--epochs", type=int, default=12)
@@ -273,7 +344,7 @@ def parser() -> argparse.ArgumentParser:
     d.set_defaults(func=demo)
 
     b = sub.add_parser("bench", help="measure training-step or data-pipeline speed")
-    b.add_argument("what", choices=("train", "data"))
+    b.add_argument("what", choices=("train", "data", "export"))
     b.add_argument("--model", default="cyclegan", choices=available())
     b.add_argument("--image-size", type=int, default=None,
                    help="default 128 for train, 256 for data")
@@ -294,12 +365,13 @@ def main(argv: Sequence[str] | None = None) -> Any:
     args = parser().parse_args(argv)
     if getattr(args, "what", None):
         args.image_size = args.image_size or (128 if args.what == "train" else 256)
-        args.steps = args.steps or (10 if args.what == "train" else 256)
+        args.steps = args.steps or {"train": 10, "data": 256, "export": 20}[args.what]
     from keras_attngan.data import DataError
+    from keras_attngan.export import ExportCheckError
 
     try:
         return args.func(args)
-    except (DataError, FileNotFoundError) as error:
+    except (DataError, FileNotFoundError, ExportCheckError) as error:
         _fail(str(error))
 
 

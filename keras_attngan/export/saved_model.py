@@ -1,0 +1,125 @@
+"""SavedModel export in the layout TF Serving loads (``export/NAME/VERSION``).
+
+Signatures (one per direction, the first also as ``serving_default``):
+
+- ``a2b`` / ``b2a``: ``images`` uint8 (N, H, W, 3), any H and W from ``size_multiple`` up
+  to ``max_side`` -> ``image`` uint8 (N, H, W, 3) and, for attention models, ``mask``
+  float32 (N, H, W, 1) in [0, 1].
+- ``translate_bytes`` (first direction): ``image_bytes``, a batch of encoded
+  JPEG/PNG/GIF/BMP strings (TF Serving's REST ``{"b64": ...}``) -> ``image_bytes`` (and
+  ``mask_bytes``), PNG-encoded strings; the ``_bytes`` suffix makes TF Serving's REST
+  API return them base64-encoded.
+
+Bad input fails inside the signature with a message that names the problem: wrong rank
+or channel count, empty batches or images, sides over ``max_side`` (a guard against
+decompression bombs), bytes that are not an image.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import tensorflow as tf
+
+DEFAULT_MAX_SIDE = 4096
+# JPEG, PNG, GIF, BMP, WebP (RIFF) magic numbers
+_IMAGE_MAGIC = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"RIFF")
+
+
+def check_images(images: tf.Tensor, size_multiple: int, max_side: int) -> tf.Tensor:
+    """Asserts that ``images`` is a non-empty uint8 RGB batch of a servable size."""
+    shape = tf.shape(images)
+    checks = [
+        tf.debugging.assert_rank(images, 4, message=(
+            "images must be a batch (N, H, W, 3) of uint8 RGB images")),
+    ]
+    with tf.control_dependencies(checks):
+        shape = tf.shape(images)
+        checks += [
+            tf.debugging.assert_equal(shape[3], 3, message=(
+                "images must have 3 channels (RGB); convert grayscale or RGBA first")),
+            tf.debugging.assert_positive(shape[0], message="the batch of images is empty"),
+            tf.debugging.assert_greater_equal(
+                tf.reduce_min(shape[1:3]), size_multiple, message=(
+                    f"images must be at least {size_multiple} px high and wide "
+                    "(zero-size or tiny image)")),
+            tf.debugging.assert_less_equal(
+                tf.reduce_max(shape[1:3]), max_side, message=(
+                    f"images larger than {max_side} px on a side are refused "
+                    "(max_side); resize them first")),
+        ]
+    with tf.control_dependencies(checks):
+        return tf.ensure_shape(tf.identity(images), [None, None, None, 3])
+
+
+def to_uint8(images: tf.Tensor) -> tf.Tensor:
+    """[-1, 1] float -> uint8, rounded."""
+    return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
+
+
+def translate_uint8(model, images: tf.Tensor, direction: str) -> dict[str, tf.Tensor]:
+    """uint8 batch -> {"image": uint8, "mask": float32}, padded to the strides and cropped
+    back, as ``TranslationGAN.translate`` does in numpy."""
+    height, width = tf.shape(images)[1], tf.shape(images)[2]
+    multiple = model.size_multiple
+    x = tf.cast(images, tf.float32) / 127.5 - 1.0
+    x = tf.pad(x, [[0, 0], [0, (-height) % multiple], [0, (-width) % multiple], [0, 0]],
+               "SYMMETRIC")
+    out = model._translate(x, direction, training=False)
+    result = {"image": to_uint8(tf.cast(out["image"], tf.float32)[:, :height, :width])}
+    if "mask" in out:
+        result["mask"] = tf.cast(out["mask"], tf.float32)[:, :height, :width]
+    return result
+
+
+def _check_bytes(data: tf.Tensor) -> tf.Tensor:
+    known = tf.reduce_any(tf.stack(
+        [tf.equal(tf.strings.substr(data, 0, len(magic)), magic) for magic in _IMAGE_MAGIC]))
+    check = tf.debugging.Assert(known, ["image_bytes holds data that is not a JPEG, PNG, "
+                                        "GIF, BMP or WebP image"])
+    with tf.control_dependencies([check]):
+        return tf.identity(data)
+
+
+def saved_model(model: keras.Model, path: str, directions: tuple[str, ...] | None = None,
+                max_side: int = DEFAULT_MAX_SIDE, verbose: bool = False) -> str:
+    """Writes ``model`` as a SavedModel at ``path`` (e.g. "export/uag/1") with the
+    signatures above, for TF Serving. Returns the path."""
+    directions = tuple(directions or model.directions)
+    unknown = set(directions) - set(model.directions)
+    if unknown:
+        raise ValueError(f"{type(model).__name__} translates {model.directions}; cannot "
+                         f"export {sorted(unknown)}.")
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    spec = tf.TensorSpec([None, None, None, None], tf.uint8, name="images")
+    for direction in directions:
+        def translate(images, direction=direction):
+            images = check_images(images, model.size_multiple, max_side)
+            return translate_uint8(model, images, direction)
+
+        archive.add_endpoint(direction, tf.function(translate), input_signature=[spec])
+
+    def translate_bytes(image_bytes):
+        def one(data):
+            image = tf.io.decode_image(_check_bytes(data), channels=3,
+                                       expand_animations=False)
+            image = check_images(image[None], model.size_multiple, max_side)
+            out = translate_uint8(model, image, directions[0])
+            encoded = {"image_bytes": tf.io.encode_png(out["image"][0])}
+            if "mask" in out:
+                encoded["mask_bytes"] = tf.io.encode_png(to_uint8(out["mask"][0] * 2.0 - 1.0))
+            return encoded
+
+        outputs = {"image_bytes": tf.TensorSpec([], tf.string)}
+        if model.has_attention:
+            outputs["mask_bytes"] = tf.TensorSpec([], tf.string)
+        return tf.map_fn(one, image_bytes, fn_output_signature=outputs)
+
+    archive.add_endpoint("translate_bytes", tf.function(translate_bytes),
+                         input_signature=[tf.TensorSpec([None], tf.string,
+                                                        name="image_bytes")])
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    archive.write_out(path, verbose=verbose)
+    return path

@@ -1,0 +1,145 @@
+"""Clients for a keras_attngan translator behind TF Serving: REST and gRPC.
+
+    python serving/client.py --rest localhost:8501 --model uag photo.jpg more/ --output out/
+    python serving/client.py --grpc localhost:8500 --model uag photo.jpg --output out/
+
+Both send encoded image files to the ``translate_bytes`` signature and write the PNG
+translations (and ``*_mask.png`` for attention models) into ``--output``. REST needs
+``requests``; gRPC needs ``tensorflow-serving-api`` (``pip install "keras_attngan[serving]"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import sys
+from typing import Sequence
+
+SIGNATURE = "translate_bytes"
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+
+
+# ----------------------------------------------------------------------------- REST
+def rest_url(server: str, model: str, version: int | None = None) -> str:
+    server = server if server.startswith("http") else f"http://{server}"
+    version_part = f"/versions/{version}" if version else ""
+    return f"{server.rstrip('/')}/v1/models/{model}{version_part}:predict"
+
+
+def rest_request(images: Sequence[bytes], signature: str = SIGNATURE) -> dict:
+    """The JSON body of a predict call: each image base64-encoded as {"b64": ...}."""
+    return {"signature_name": signature,
+            "instances": [{"image_bytes": {"b64": base64.b64encode(data).decode("ascii")}}
+                          for data in images]}
+
+
+def parse_rest_response(body: dict) -> list[dict[str, bytes]]:
+    """TF Serving's {"predictions": [...]} -> one {"image": png, "mask": png} per image."""
+    if "error" in body:
+        raise RuntimeError(f"TF Serving refused the request: {body['error']}")
+    results = []
+    for prediction in body["predictions"]:
+        if not isinstance(prediction, dict):  # a single output comes unnamed
+            prediction = {"image_bytes": prediction}
+        results.append({name.removesuffix("_bytes"): base64.b64decode(value["b64"])
+                        for name, value in prediction.items()})
+    return results
+
+
+def translate_rest(server: str, model: str, images: Sequence[bytes],
+                   timeout: float = 60.0) -> list[dict[str, bytes]]:
+    import requests
+
+    response = requests.post(rest_url(server, model), json=rest_request(images),
+                             timeout=timeout)
+    try:
+        body = response.json()
+    except ValueError:
+        response.raise_for_status()
+        raise
+    return parse_rest_response(body)
+
+
+# ----------------------------------------------------------------------------- gRPC
+def grpc_request(model: str, images: Sequence[bytes], signature: str = SIGNATURE):
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model
+    request.model_spec.signature_name = signature
+    request.inputs["image_bytes"].CopyFrom(
+        tf.make_tensor_proto(list(images), dtype=tf.string, shape=[len(images)]))
+    return request
+
+
+def parse_grpc_response(response) -> list[dict[str, bytes]]:
+    import tensorflow as tf
+
+    outputs = {name.removesuffix("_bytes"): tf.make_ndarray(proto)
+               for name, proto in response.outputs.items()}
+    count = len(next(iter(outputs.values())))
+    return [{name: bytes(values[i]) for name, values in outputs.items()}
+            for i in range(count)]
+
+
+def translate_grpc(server: str, model: str, images: Sequence[bytes],
+                   timeout: float = 60.0) -> list[dict[str, bytes]]:
+    import grpc
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    with grpc.insecure_channel(server) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        return parse_grpc_response(stub.Predict(grpc_request(model, images), timeout))
+
+
+# ------------------------------------------------------------------------------ CLI
+def image_files(paths: Sequence[str]) -> list[str]:
+    files = []
+    for path in paths:
+        if os.path.isdir(path):
+            files += sorted(os.path.join(path, n) for n in os.listdir(path)
+                            if n.lower().endswith(IMAGE_EXTENSIONS))
+        else:
+            files.append(path)
+    return files
+
+
+def main(argv: Sequence[str] | None = None) -> list[str]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--rest", help="host:port of TF Serving's REST API (8501)")
+    where.add_argument("--grpc", help="host:port of TF Serving's gRPC API (8500)")
+    parser.add_argument("--model", required=True, help="the model name TF Serving serves")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("inputs", nargs="+", help="image files or folders")
+    args = parser.parse_args(argv)
+
+    files = image_files(args.inputs)
+    if not files:
+        sys.exit("no image files given")
+    images = []
+    for path in files:
+        with open(path, "rb") as f:
+            images.append(f.read())
+    if args.rest:
+        results = translate_rest(args.rest, args.model, images)
+    else:
+        results = translate_grpc(args.grpc, args.model, images)
+    os.makedirs(args.output, exist_ok=True)
+    written = []
+    for path, result in zip(files, results):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        for name, data in result.items():
+            target = os.path.join(args.output, stem + ("" if name == "image" else f"_{name}")
+                                  + ".png")
+            with open(target, "wb") as f:
+                f.write(data)
+            written.append(target)
+    print(f"wrote {len(written)} file(s) to {args.output}")
+    return written
+
+
+if __name__ == "__main__":
+    main()
