@@ -1,0 +1,278 @@
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from concurrent import futures
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_attngan as kag
+from keras_attngan import cli
+from keras_attngan.export import ExportCheckError, TFLiteTranslator
+from keras_attngan.export.tflite import check, convert, sample_images
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "serving"))
+import client  # noqa: E402
+
+TINY = {
+    "cyclegan": dict(ngf=8, ndf=8, n_blocks=1),
+    "uag": dict(ngf=8, ndf=8, n_blocks=1, attention_ngf=8),
+    "aggan": dict(ngf=8, ndf=8, n_blocks=1),
+    "unit": dict(ngf=8, ndf=8, n_blocks=1),
+}
+
+
+def tiny(name):
+    return kag.models.build(name, image_size=32, **TINY[name])
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Each registered model, tiny, exported once as a SavedModel."""
+    root = tmp_path_factory.mktemp("export")
+    out = {}
+    for name in kag.models.available():
+        model = tiny(name)
+        path = kag.export.saved_model(model, str(root / name / "1"), max_side=64)
+        out[name] = (model, path)
+    return out
+
+
+def images(n=2, height=30, width=27, seed=0):
+    a, _ = kag.data.builtin.demo(n=n, size=40, seed=seed)
+    return a[:, :height, :width]
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_saved_model_matches_keras_in_every_signature(exported, name):
+    model, path = exported[name]
+    loaded = tf.saved_model.load(path)
+    assert set(loaded.signatures) == {"serving_default", "translate_bytes",
+                                      *model.directions}
+    x = images()
+    for signature in ("serving_default", *model.directions):
+        direction = model.directions[0] if signature == "serving_default" else signature
+        out = loaded.signatures[signature](images=tf.constant(x))
+        reference = model.translate(x, direction)
+        expected = np.round((reference["image"] + 1) * 127.5)
+        assert out["image"].dtype == tf.uint8 and out["image"].shape == x.shape
+        assert np.abs(out["image"].numpy().astype(int) - expected).max() <= 1
+        assert ("mask" in out) == model.has_attention
+        if model.has_attention:
+            assert np.abs(out["mask"].numpy() - reference["mask"]).max() < 1e-5
+    encoded = [tf.io.encode_png(x[0]).numpy(), tf.io.encode_jpeg(x[1], quality=100).numpy()]
+    out = loaded.signatures["translate_bytes"](image_bytes=tf.constant(encoded))
+    png = tf.io.decode_png(out["image_bytes"][0]).numpy()
+    direct = loaded.signatures["serving_default"](images=tf.constant(x[:1]))["image"]
+    assert np.array_equal(png, direct.numpy()[0])
+    assert ("mask_bytes" in out) == model.has_attention
+
+
+def test_saved_model_cli_lists_the_signatures(exported):
+    _, path = exported["uag"]
+    result = subprocess.run(
+        [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli", "show", "--dir",
+         path, "--all"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name in ("serving_default", "a2b", "b2a", "translate_bytes", "image_bytes"):
+        assert name in result.stdout
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((1, 8, 8, 4), np.uint8), "3 channels"),
+    (np.zeros((1, 0, 8, 3), np.uint8), "at least 4 px"),
+    (np.zeros((0, 8, 8, 3), np.uint8), "empty"),
+    (np.zeros((1, 65, 8, 3), np.uint8), "max_side"),
+])
+def test_bad_images_are_refused_with_a_message(exported, bad, message):
+    loaded = tf.saved_model.load(exported["cyclegan"][1])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        loaded.signatures["a2b"](images=tf.constant(bad))
+
+
+def test_undecodable_bytes_are_refused_with_a_message(exported):
+    loaded = tf.saved_model.load(exported["cyclegan"][1])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="not a JPEG, PNG"):
+        loaded.signatures["translate_bytes"](image_bytes=tf.constant([b"hello, world"]))
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_tflite_float32_and_float16_match_keras(name, tmp_path):
+    model = tiny(name)
+    x = sample_images(32, count=2, seed=3)
+    for quantization, bound in ((None, 1e-3), ("float16", 1e-2)):
+        path = str(tmp_path / f"{quantization}.tflite")
+        report = kag.export.tflite(model, path, quantization=quantization, image_size=32)
+        assert report["image_max_abs_diff"] <= bound
+        out = TFLiteTranslator(path)(x)
+        reference = model.translate(x)
+        assert np.abs(out["image"] - reference["image"]).max() <= bound
+        assert ("mask" in out) == model.has_attention
+
+
+def test_quantized_exports_are_checked_by_psnr(tmp_path):
+    model = tiny("uag")
+    report = kag.export.tflite(model, str(tmp_path / "dyn.tflite"), quantization="dynamic",
+                               image_size=32)
+    assert report["image_psnr_db"] >= 30
+    # a model that misses its bound is refused with the measured figure, and not written
+    other = tiny("uag")
+    flatbuffer = convert(other, "int8", 32)
+    with pytest.raises(ExportCheckError, match=r"dB PSNR .*bound 30"):
+        check(model, flatbuffer, "int8", sample_images(32, 2), "a2b")
+    with pytest.raises(ExportCheckError, match="differs from Keras by up to"):
+        check(model, convert(other, None, 32), None,
+              sample_images(32, 2), "a2b")
+
+
+def test_cli_export_and_translate_with_tflite(tmp_path):
+    model = tiny("uag")
+    model.save(str(tmp_path / "model.keras"))
+    result = cli.main(["export", "--checkpoint", str(tmp_path / "model.keras"), "--format",
+                       "saved_model", "--out", str(tmp_path / "export" / "uag" / "1")])
+    assert os.path.exists(os.path.join(result["path"], "saved_model.pb"))
+    report = cli.main(["export", "--checkpoint", str(tmp_path / "model.keras"), "--format",
+                       "tflite", "--out", str(tmp_path / "uag.tflite"),
+                       "--quantization", "float16"])
+    assert report["quantization"] == "float16"
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    tf.io.write_file(str(inputs / "x.png"), tf.io.encode_png(images(1, 38, 37)[0]))
+    written = cli.main(["translate", "--checkpoint", str(tmp_path / "uag.tflite"), "--input",
+                        str(inputs), "--output", str(tmp_path / "out")])
+    assert tf.io.decode_png(tf.io.read_file(written[0])).shape == (38, 37, 3)
+    assert os.path.exists(str(tmp_path / "out" / "x_mask.png"))
+
+
+# ------------------------------------------------------------ the serving clients
+class StandInServer:
+    """What TF Serving does with a SavedModel, for the clients: REST on a local HTTP
+    port, gRPC on another, both running the exported signatures."""
+
+    def __init__(self, name, path):
+        self.name = name
+        self.signatures = tf.saved_model.load(path).signatures
+
+    def predict(self, signature, inputs):
+        outputs = self.signatures[signature](**inputs)
+        return {key: value.numpy() for key, value in outputs.items()}
+
+    def rest(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                assert self.path == f"/v1/models/{server.name}:predict", self.path
+                values = [base64.b64decode(i["image_bytes"]["b64"]) for i in body["instances"]]
+                out = server.predict(body["signature_name"],
+                                     {"image_bytes": tf.constant(values)})
+                predictions = [{key: {"b64": base64.b64encode(out[key][i]).decode()}
+                                for key in out} for i in range(len(values))]
+                data = json.dumps({"predictions": predictions}).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        httpd = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        return httpd
+
+    def grpc(self):
+        import grpc
+        from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
+
+        server = self
+
+        class Service(prediction_service_pb2_grpc.PredictionServiceServicer):
+            def Predict(self, request, context):
+                inputs = {key: tf.constant(tf.make_ndarray(proto))
+                          for key, proto in request.inputs.items()}
+                out = server.predict(request.model_spec.signature_name, inputs)
+                response = predict_pb2.PredictResponse()
+                for key, value in out.items():
+                    response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
+                return response
+
+        grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+        prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(Service(),
+                                                                           grpc_server)
+        port = grpc_server.add_insecure_port("127.0.0.1:0")
+        grpc_server.start()
+        return grpc_server, port
+
+
+def test_rest_and_grpc_clients_against_a_stand_in(exported, tmp_path):
+    _, path = exported["uag"]
+    stand_in = StandInServer("uag", path)
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    x = images(2)
+    for i, image in enumerate(x):
+        tf.io.write_file(str(inputs / f"{i}.png"), tf.io.encode_png(image))
+    expected = stand_in.predict("serving_default", {"images": tf.constant(x)})["image"]
+
+    body = client.rest_request([b"abc"])
+    assert body == {"signature_name": "translate_bytes",
+                    "instances": [{"image_bytes": {"b64": "YWJj"}}]}
+    httpd = stand_in.rest()
+    try:
+        written = client.main(["--rest", f"127.0.0.1:{httpd.server_port}", "--model", "uag",
+                               str(inputs), "--output", str(tmp_path / "rest")])
+    finally:
+        httpd.shutdown()
+    grpc_server, port = stand_in.grpc()
+    try:
+        written_grpc = client.main(["--grpc", f"127.0.0.1:{port}", "--model", "uag",
+                                    str(inputs), "--output", str(tmp_path / "grpc")])
+    finally:
+        grpc_server.stop(None)
+    for files in (written, written_grpc):
+        assert sorted(os.path.basename(f) for f in files) == [
+            "0.png", "0_mask.png", "1.png", "1_mask.png"]
+        for i in range(2):
+            got = tf.io.decode_png(tf.io.read_file(os.path.join(os.path.dirname(files[0]),
+                                                                f"{i}.png"))).numpy()
+            assert np.array_equal(got, expected[i])
+    with pytest.raises(RuntimeError, match="refused"):
+        client.parse_rest_response({"error": "bad input"})
+
+
+@pytest.mark.skipif(shutil.which("tensorflow_model_server") is None,
+                    reason="tensorflow_model_server is not on PATH (TF Serving cannot be "
+                           "installed from this machine's package registries)")
+def test_end_to_end_with_tensorflow_model_server(exported, tmp_path):
+    import socket
+    import time
+
+    _, path = exported["uag"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["tensorflow_model_server", f"--rest_api_port={port}",
+                               "--port=0", "--model_name=uag",
+                               f"--model_base_path={os.path.dirname(path)}"])
+    try:
+        x = images(1)
+        for _ in range(60):
+            try:
+                result = client.translate_rest(f"127.0.0.1:{port}", "uag",
+                                               [tf.io.encode_png(x[0]).numpy()])
+                break
+            except Exception:
+                time.sleep(1)
+        else:
+            pytest.fail("tensorflow_model_server did not answer")
+        assert tf.io.decode_png(result[0]["image"]).shape == x[0].shape
+    finally:
+        server.kill()
