@@ -236,8 +236,16 @@ class TranslationGAN(keras.Model):
 
     def set_epoch(self, epoch: int) -> None:
         """Sets what depends on the (0-based) epoch: stage switches, curricula. Called at
-        each epoch's start by ``callbacks.EpochSchedule``; a function of the epoch alone,
-        so resumed runs land in the right stage."""
+        each epoch's start by ``callbacks.EpochSchedule``; a function of the epoch (and
+        of saved variables) alone, so resumed runs land in the right stage."""
+
+    def after_step(self) -> None:
+        """Called after each training step by ``callbacks.EpochSchedule`` (SAT's adaptive
+        lambda)."""
+
+    def schedule_logs(self) -> dict[str, float]:
+        """Schedule values to log at each epoch's end (stage, lambda, ...)."""
+        return {}
 
     # ------------------------------------------------------------------- train step
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):

@@ -10,12 +10,14 @@ import keras
 from keras_attngan.models.base import TranslationGAN
 from keras_attngan.models.aggan import AGGAN
 from keras_attngan.models.cyclegan import CycleGAN
+from keras_attngan.models.sat import SAT
 from keras_attngan.models.uag import UAG
 from keras_attngan.models.unit import UNIT
 
 MODELS: dict[str, type[TranslationGAN]] = {
     "aggan": AGGAN,
     "cyclegan": CycleGAN,
+    "sat": SAT,
     "uag": UAG,
     "unit": UNIT,
 }

@@ -3,6 +3,7 @@
 from keras_attngan.networks.attention import attention_net
 from keras_attngan.networks.discriminators import global_discriminator, patch_discriminator
 from keras_attngan.networks.generators import resnet_generator
+from keras_attngan.networks.vgg import PERCEPTUAL_LAYERS, vgg_features
 from keras_attngan.networks.unit import (
     conv_discriminator, residual_stack, unit_decoder_back, unit_encoder_front,
 )
@@ -10,4 +11,5 @@ from keras_attngan.networks.unit import (
 __all__ = [
     "attention_net", "conv_discriminator", "global_discriminator", "patch_discriminator",
     "residual_stack", "resnet_generator", "unit_decoder_back", "unit_encoder_front",
+    "PERCEPTUAL_LAYERS", "vgg_features",
 ]

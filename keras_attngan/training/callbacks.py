@@ -11,16 +11,33 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_attngan.models.base import TranslationGAN
 from keras_attngan.training.strategy import is_chief
 
 
 class EpochSchedule(keras.callbacks.Callback):
-    """Calls ``model.set_epoch(epoch)`` at each epoch's start: the stage switches and
-    curricula a model's paper prescribes (UAG's attention stop, ...). Put it before
-    ``LinearDecay``, whose rates may depend on the stage."""
+    """Drives the schedules a model's paper prescribes: ``model.set_epoch(epoch)`` at each
+    epoch's start (UAG's attention stop, AGGAN's curriculum, SAT's stages),
+    ``model.after_step()`` after each step (SAT's adaptive lambda), and adds
+    ``model.schedule_logs()`` to each epoch's logs. Put it before ``LinearDecay``, whose
+    rates may depend on the stage."""
+
+    def __init__(self):
+        super().__init__()
+        self._per_step = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.model.set_epoch(epoch)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._per_step is None:  # skip the per-step call for models without one
+            self._per_step = type(self.model).after_step is not TranslationGAN.after_step
+        if self._per_step:
+            self.model.after_step()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.model.schedule_logs())
 
 
 class LinearDecay(keras.callbacks.Callback):

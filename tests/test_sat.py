@@ -1,0 +1,160 @@
+import numpy as np
+import keras
+import pytest
+
+import keras_attngan as kag
+from keras_attngan.models import AdaptiveLambda
+from keras_attngan.networks.vgg import WeightsUnavailableError
+
+TINY_SAT = dict(image_size=32, ngf=8, ndf=8, n_blocks=2, vgg_weights=None)
+
+
+def pair(demo_arrays, n=2):
+    a, b = demo_arrays
+    return (a[:n] / 127.5 - 1).astype("float32"), (b[:n] / 127.5 - 1).astype("float32")
+
+
+@pytest.fixture
+def sat():
+    def make(**overrides):
+        model = kag.models.build("sat", **{**TINY_SAT, **overrides})
+        model.compile()
+        return model
+
+    return make
+
+
+def weights(variables):
+    return [np.array(v) for v in variables]
+
+
+def unchanged(before, variables):
+    return all(np.array_equal(b, np.array(v)) for b, v in zip(before, variables))
+
+
+def test_defaults_and_networks(sat):
+    model = sat()
+    assert model.directions == ("a2b",) and model.dilation == 2 and model.n_blocks == 2
+    assert model.regularizer == "perceptual" and model.adaptive_lambda
+    convs = [l for l in model.discriminator.layers if isinstance(l, keras.layers.Conv2D)]
+    assert [c.strides[0] for c in convs] == [2, 2, 2, 1, 1]  # five convolutions
+    dilated = [l for l in model.generator.layers if isinstance(l, keras.layers.Conv2D)
+               and l.dilation_rate == (2, 2)]
+    assert len(dilated) == 2 * 2  # two per residual block
+    mask = model.attention_net(np.zeros((1, 32, 32, 3), "float32"))
+    assert mask.shape == (1, 32, 32, 1)
+    assert float(model.generator_optimizer.learning_rate) == pytest.approx(2e-4)
+
+
+def test_offline_imagenet_weights_fail_clearly(monkeypatch):
+    def offline(*args, **kwargs):
+        raise OSError("URL fetch failure: no network")
+
+    monkeypatch.setattr(keras.applications, "VGG19", offline)
+    with pytest.raises(WeightsUnavailableError, match="vgg_weights=PATH"):
+        kag.models.build("sat", image_size=32, ngf=8, ndf=8, n_blocks=1)
+    with pytest.raises(WeightsUnavailableError, match="No VGG19 weights file"):
+        kag.models.build("sat", image_size=32, vgg_weights="/nowhere/vgg19.h5")
+
+
+def test_attention_zero_gives_x_and_one_gives_g0(sat, demo_arrays):
+    model = sat()
+    model.set_epoch(99)  # stage 3: attention on
+    x, _ = pair(demo_arrays)
+    raw = np.array(model.generator(x))
+    for value, expected in ((0.0, x), (1.0, raw)):
+        conv = [l for l in model.attention_net.layers if isinstance(l, keras.layers.Conv2D)][-1]
+        conv.kernel.assign(np.zeros(conv.kernel.shape, "float32"))
+        conv.bias.assign(np.full(conv.bias.shape, -50.0 if value == 0 else 50.0, "float32"))
+        out = model.translate(x, return_raw=True)
+        assert np.allclose(out["mask"], value, atol=1e-6)
+        assert np.allclose(out["image"], expected, atol=1e-5)
+        assert np.allclose(out["raw"], raw, atol=1e-5)
+
+
+def test_stages_freeze_the_right_networks(sat, demo_arrays):
+    model = sat(stage_epochs=(1, 2))
+    data = pair(demo_arrays)
+    model.set_epoch(0)
+    model.set_learning_rate_factor(1.0)
+    before_attention = weights(model.attention_variables)
+    before_g0 = weights(model.generator_variables)
+    model.train_step(data)  # stage 1: G = G_0, attention unused
+    assert unchanged(before_attention, model.attention_variables)
+    assert not unchanged(before_g0, model.generator_variables)
+    assert np.allclose(model.translate(data[0])["mask"], 1.0)
+    model.set_epoch(1)
+    model.set_learning_rate_factor(1.0)
+    g0 = weights(model.generator_variables)
+    attention = weights(model.attention_variables)
+    model.train_step(data)  # stage 2: G_0 frozen, attention trains
+    assert unchanged(g0, model.generator_variables)
+    assert not unchanged(attention, model.attention_variables)
+    model.set_epoch(2)
+    model.set_learning_rate_factor(1.0)
+    assert float(model.generator_optimizer.learning_rate) == pytest.approx(2e-5)
+    assert float(model.attention_optimizer.learning_rate) == pytest.approx(2e-5)
+
+
+def test_adaptive_lambda_follows_the_rule():
+    controller = AdaptiveLambda(step=0.5, interval=2, threshold=1.0)
+    losses = [0.8, 0.9,   # interval mean 0.85 <= 1: lambda 0.5
+              1.0, 0.6,   # 0.8: lambda 1.0
+              1.2, 1.4,   # 1.3 > 1: stop, back to the last good lambda 0.5
+              0.1, 0.1]   # stopped: stays
+    seen = [controller.update(loss) for loss in losses]
+    assert seen == [0.0, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 0.5]
+    assert controller.stopped
+    controller.reset()
+    assert controller.value == 0.0 and not controller.stopped
+
+
+def test_lambda_restarts_per_stage_and_survives_save_and_resume(sat, demo_arrays, tmp_path):
+    model = sat(stage_epochs=(1, 2), lambda_interval=1, lambda_step=0.25,
+                adversarial_threshold=100.0)
+    model.set_epoch(0)
+    for _ in range(3):
+        model.train_step(pair(demo_arrays))
+        model.after_step()
+    assert model.schedule_logs() == {"lambda": 0.75, "stage": 1.0}
+    model.save(str(tmp_path / "sat.keras"))
+    loaded = kag.models.load(str(tmp_path / "sat.keras"))
+    loaded.set_epoch(0)  # resuming inside stage 1 keeps lambda
+    assert loaded.schedule_logs() == {"lambda": 0.75, "stage": 1.0}
+    loaded.set_epoch(1)  # a new stage restarts the induction
+    assert loaded.schedule_logs() == {"lambda": 0.0, "stage": 2.0}
+    x = pair(demo_arrays)[0]
+    model.set_epoch(1)
+    assert np.array_equal(loaded.translate(x)["image"], model.translate(x)["image"])
+
+
+def test_fit_logs_lambda_and_stage(sat, demo_arrays, tmp_path):
+    a, b = demo_arrays
+    model = sat(stage_epochs=(1, 2), lambda_interval=2)
+    ds = kag.data.unpaired(a[:8], b[:8], image_size=32, load_size=36, batch_size=2, seed=0)
+    history = model.fit(ds, epochs=2, verbose=0, callbacks=kag.callbacks.default(
+        model, str(tmp_path), samples=(a[:2], b[:2]), epochs=2)).history
+    assert history["stage"] == [1.0, 2.0]
+    assert len(history["lambda"]) == 2
+    assert list(model.sample_rows(*pair(demo_arrays))[0]) == [
+        "input", "initial", "mask", "translation"]
+
+
+@pytest.mark.slow
+def test_sat_changes_the_background_less_than_cyclegan():
+    a, b = kag.data.builtin.demo(n=64, size=32, seed=0)
+    test_a, masks = kag.data.builtin.make_domain("a", 16, 32, seed=5, return_masks=True)
+    change = {}
+    for name, extra in (("cyclegan", {}),
+                        # a budget this small needs lambda to grow fast: +1 every 2 steps
+                        ("sat", {"vgg_weights": None, "stage_epochs": (2, 4),
+                                 "regularizer": "l1", "lambda_interval": 2,
+                                 "lambda_step": 1.0, "adversarial_threshold": 3.0})):
+        keras.utils.set_random_seed(0)
+        ds = kag.data.unpaired(a, b, image_size=32, load_size=36, batch_size=4, seed=0)
+        model = kag.models.build(name, image_size=32, ngf=16, ndf=16, n_blocks=2, **extra)
+        model.compile(learning_rate=1e-3)
+        model.fit(ds, epochs=4, verbose=0, callbacks=[kag.callbacks.EpochSchedule()])
+        out = (model.translate(test_a)["image"] + 1) * 127.5
+        change[name] = np.abs(out - test_a)[masks < 0.01].mean()
+    assert change["sat"] < 0.8 * change["cyclegan"], change
