@@ -6,6 +6,7 @@ import os
 
 import pytest
 
+import keras_attngan as kag
 from keras_attngan import cli
 
 RECIPES = os.path.join(os.path.dirname(__file__), "..", "recipes")
@@ -70,22 +71,52 @@ def test_celeba_recipe_fails_clearly_offline(monkeypatch):
         load("aggan_celeba_smile").domains()
 
 
-def test_unit_maps_recipe_splits_halves_and_fails_without_data(tmp_path):
+def test_maps_data_splits_halves_and_fails_without_data(tmp_path):
     import numpy as np
     import tensorflow as tf
 
     from keras_attngan.data import DataError
 
-    recipe = load("unit_maps")
     with pytest.raises(DataError, match="maps"):
-        recipe.maps_sources(str(tmp_path / "nowhere"))
+        kag.data.maps_unpaired(str(tmp_path / "nowhere"))
     for split in ("train", "val"):
         (tmp_path / "maps" / split).mkdir(parents=True)
         side_by_side = np.concatenate([np.full((8, 8, 3), 10, np.uint8),
                                        np.full((8, 8, 3), 200, np.uint8)], axis=1)
         tf.io.write_file(str(tmp_path / "maps" / split / "1.png"),
                          tf.io.encode_png(side_by_side))
-    photos, maps, val_photos = recipe.maps_sources(str(tmp_path / "maps"))
+    photos, maps, val_photos = kag.data.maps_unpaired(str(tmp_path / "maps"))
     assert [int(np.array(i).mean()) for i in photos.images()] == [10]
     assert [int(np.array(i).mean()) for i in maps.images()] == [200]
     assert next(iter(val_photos.images())).shape == (8, 8, 3)
+
+
+@pytest.mark.parametrize("name", ["unit_maps", "sat_maps"])
+def test_maps_recipes_stop_clearly_without_data(name, monkeypatch):
+    from keras_attngan.data import DataError
+
+    monkeypatch.setattr("sys.argv", [name])
+    with pytest.raises(DataError, match="No maps data"):
+        load(name).main()
+
+
+def test_sat_digits_recipe_reads_class_folders_and_mock_mnist(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    from keras_attngan.data import DataError
+
+    recipe = load("sat_mnist_usps")
+    with pytest.raises(DataError, match="sub-folder"):
+        recipe.labelled_folder(str(tmp_path / "none"))
+    for label in (3, 7):
+        (tmp_path / "usps" / str(label)).mkdir(parents=True)
+        tf.io.write_file(str(tmp_path / "usps" / str(label) / "a.png"),
+                         tf.io.encode_png(np.full((16, 16, 1), 10 * label, np.uint8)))
+    images, labels = recipe.labelled_folder(str(tmp_path / "usps"))
+    assert images.shape == (2, 32, 32, 3) and labels.tolist() == [3, 7]
+    with tfds.testing.mock_data(num_examples=4):
+        digits, digit_labels = recipe.mnist(count=4)
+    assert digits.shape == (4, 32, 32, 3) and digits.dtype == np.uint8
+    assert digit_labels.shape == (4,)

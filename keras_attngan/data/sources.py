@@ -141,6 +141,37 @@ def find_corrupt(files: list[str]) -> list[str]:
     return [f for f in files if f not in good]
 
 
+def side_by_side(folder: str, side: str, skip_corrupt: bool = False) -> Source:
+    """The left or right halves of paired side-by-side images (pix2pix's maps, facades:
+    input left, target right), for unpaired experiments built from paired data."""
+    if side not in ("left", "right"):
+        raise ValueError(f"side must be 'left' or 'right'; got {side!r}.")
+    source = _from_folder(folder, skip_corrupt=skip_corrupt, validate=True)
+
+    def decode(path):
+        image = _read_and_decode(path)
+        width = tf.shape(image)[1] // 2
+        return image[:, :width] if side == "left" else image[:, width:2 * width]
+
+    source.decode = decode
+    source.description = f"{folder} ({side} halves)"
+    return source
+
+
+def maps_unpaired(maps_dir: str | None) -> tuple[Source, Source, Source]:
+    """The pix2pix maps data in UNIT's and SAT's unpaired protocol: (training photos,
+    validation maps, validation photos), from ``maps_dir`` with train/ and val/ folders
+    of side-by-side images (photo left, map right)."""
+    folders = {split: os.path.join(maps_dir or "", split) for split in ("train", "val")}
+    if not maps_dir or not all(os.path.isdir(f) for f in folders.values()):
+        raise DataError(
+            f"No maps data in {maps_dir!r}: pass a folder with train/ and val/ folders of "
+            "the pix2pix maps images (maps.tar.gz from the pix2pix datasets page)."
+        )
+    return (side_by_side(folders["train"], "left"), side_by_side(folders["val"], "right"),
+            side_by_side(folders["val"], "left"))
+
+
 # -------------------------------------------------------------------------- arrays
 def check_image_array(array: np.ndarray, what: str = "image array") -> None:
     if array.dtype != np.uint8:

@@ -1,0 +1,100 @@
+"""SAT digits: translate labelled MNIST into a target digit domain (USPS or MNIST-M),
+train a classifier on the translations with the MNIST labels, and report its accuracy on
+the target domain (Yang et al. 2018: 96.80% on USPS, 98.33% on MNIST-M). The G_0-only
+model, as the paper uses for digits, at 32 px.
+
+    python recipes/sat_mnist_usps.py --target-dir usps/ [--out runs/sat_mnist_usps]
+
+MNIST comes from tensorflow-datasets (downloaded on first use; offline the error says
+so). The target digits come from a folder with one sub-folder per class (0/ ... 9/), e.g.
+USPS exported as PNGs; its images train SAT's target side and score the classifier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import keras_attngan as kag
+from keras_attngan.data import DataError
+
+SIZE = 32
+
+
+def mnist(count: int | None = None, data_dir: str | None = None):
+    """MNIST training digits as uint8 RGB (N, 32, 32, 3) and their labels."""
+    dataset, _ = kag.data.load_tfds("mnist", "train", data_dir=data_dir)
+    if count:
+        dataset = dataset.take(count)
+    images, labels = [], []
+    for example in dataset.as_numpy_iterator():
+        images.append(example["image"])
+        labels.append(example["label"])
+    images = tf.image.resize(np.stack(images), (SIZE, SIZE)).numpy()
+    images = np.repeat(np.clip(np.round(images), 0, 255).astype(np.uint8), 3, axis=-1)
+    return images, np.array(labels)
+
+
+def labelled_folder(folder: str | None):
+    """uint8 RGB (N, 32, 32, 3) images and labels from class sub-folders 0/ ... 9/."""
+    if not folder or not os.path.isdir(folder):
+        raise DataError(f"No target digits in {folder!r}: pass --target-dir with one "
+                        "sub-folder of images per class (0/ ... 9/).")
+    images, labels = [], []
+    for label in range(10):
+        for path in kag.data.list_images(os.path.join(folder, str(label))):
+            image = kag.data.decode_image(tf.io.read_file(path))
+            images.append(tf.image.resize(image, (SIZE, SIZE)).numpy())
+            labels.append(label)
+    if not images:
+        raise DataError(f"{folder!r} has no images in class sub-folders 0/ ... 9/.")
+    return np.clip(np.round(np.stack(images)), 0, 255).astype(np.uint8), np.array(labels)
+
+
+def classifier() -> keras.Model:
+    return keras.Sequential([
+        keras.Input((SIZE, SIZE, 3)),
+        keras.layers.Rescaling(1 / 127.5, offset=-1),
+        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(), keras.layers.Dropout(0.3),
+        keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10),
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--target-dir", default=None)
+    parser.add_argument("--out", default="runs/sat_mnist_usps")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--mnist-count", type=int, default=None)
+    args = parser.parse_args()
+
+    target_images, target_labels = labelled_folder(args.target_dir)
+    source_images, source_labels = mnist(args.mnist_count)
+    dataset = kag.data.unpaired(source_images, target_images, image_size=SIZE,
+                                load_size=SIZE, batch_size=64, seed=0)
+    with kag.training.strategy().scope():
+        model = kag.models.build("sat", image_size=SIZE, use_attention=False, ngf=32,
+                                 ndf=32, n_blocks=6, regularizer="l1", vgg_weights=None)
+        model.compile()
+    model.fit(dataset, epochs=args.epochs, callbacks=kag.callbacks.default(
+        model, args.out, samples=(source_images[:4], target_images[:4]),
+        epochs=args.epochs))
+    translated = model.translate(source_images, batch_size=256)["image"]
+    translated = np.clip(np.round((translated + 1) * 127.5), 0, 255).astype(np.uint8)
+    digits = classifier()
+    digits.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                   metrics=["accuracy"])
+    digits.fit(translated, source_labels, epochs=5, batch_size=128, verbose=2)
+    _, accuracy = digits.evaluate(target_images, target_labels, verbose=0)
+    print(f"target-domain accuracy of a classifier trained on translated MNIST: "
+          f"{accuracy:.2%} (the paper: 96.80% on USPS, 98.33% on MNIST-M)")
+
+
+if __name__ == "__main__":
+    main()
