@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -55,17 +54,6 @@ def labelled_folder(folder: str | None):
     return np.clip(np.round(np.stack(images)), 0, 255).astype(np.uint8), np.array(labels)
 
 
-def classifier() -> keras.Model:
-    return keras.Sequential([
-        keras.Input((SIZE, SIZE, 3)),
-        keras.layers.Rescaling(1 / 127.5, offset=-1),
-        keras.layers.Conv2D(32, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(64, 3, activation="relu"), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(), keras.layers.Dropout(0.3),
-        keras.layers.Dense(128, activation="relu"), keras.layers.Dense(10),
-    ])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target-dir", default=None)
@@ -87,11 +75,8 @@ def main() -> None:
         epochs=args.epochs))
     translated = model.translate(source_images, batch_size=256)["image"]
     translated = np.clip(np.round((translated + 1) * 127.5), 0, 255).astype(np.uint8)
-    digits = classifier()
-    digits.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                   metrics=["accuracy"])
-    digits.fit(translated, source_labels, epochs=5, batch_size=128, verbose=2)
-    _, accuracy = digits.evaluate(target_images, target_labels, verbose=0)
+    accuracy = kag.metrics.domain_adaptation_accuracy(
+        translated, source_labels, target_images, target_labels, verbose=2)
     print(f"target-domain accuracy of a classifier trained on translated MNIST: "
           f"{accuracy:.2%} (the paper: 96.80% on USPS, 98.33% on MNIST-M)")
 

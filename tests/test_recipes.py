@@ -120,3 +120,22 @@ def test_sat_digits_recipe_reads_class_folders_and_mock_mnist(tmp_path):
         digits, digit_labels = recipe.mnist(count=4)
     assert digits.shape == (4, 32, 32, 3) and digits.dtype == np.uint8
     assert digit_labels.shape == (4,)
+
+
+def test_dagan_digits_recipe_loads_mock_data_and_fails_clearly_offline(monkeypatch):
+    import requests
+    import tensorflow_datasets as tfds
+
+    from keras_attngan.data import DataError
+
+    recipe = load("dagan_svhn_mnist")
+    with tfds.testing.mock_data(num_examples=3):
+        images, labels = recipe.digits("svhn_cropped", "train", count=3)
+    assert images.shape == (3, 32, 32, 3) and labels.shape == (3,)
+
+    def offline(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("Failed to resolve host")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    with pytest.raises(DataError, match="svhn_cropped"):
+        recipe.digits("svhn_cropped", "train")

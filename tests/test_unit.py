@@ -114,3 +114,15 @@ def test_pixel_accuracy_metric():
     assert kag.metrics.pixel_accuracy(predicted, target) == pytest.approx(15 / 16)
     assert kag.metrics.pixel_accuracy(np.zeros((1, 2, 2, 3), "float32") - 1,
                                       np.zeros((1, 2, 2, 3), np.uint8)) == 1.0
+
+
+def test_domain_adaptation_accuracy_learns_a_separable_task():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 200)
+    images = np.zeros((200, 32, 32, 3), np.uint8)
+    images[labels == 1, :16] = 255  # class 1: bright top half
+    images += rng.integers(0, 40, images.shape).astype(np.uint8)
+    accuracy = kag.metrics.domain_adaptation_accuracy(images[:150], labels[:150],
+                                                      images[150:], labels[150:],
+                                                      epochs=3, n_classes=2)
+    assert accuracy > 0.9

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from keras_attngan.data.sources import DataError, Source, load_source
@@ -41,6 +42,7 @@ def unpaired(
     validate: bool = True,
     data_dir: str | None = None,
     shuffle_buffer: int = 10_000,
+    labels_a: Any = None,
 ) -> tf.data.Dataset:
     """Unpaired training pairs: yields (a_batch, b_batch), float32 in [-1, 1].
 
@@ -51,6 +53,9 @@ def unpaired(
     tf.distribute); the last partial batch is dropped. ``seed`` makes the order and the
     augmentation reproducible. ``augment=False`` is evaluation mode: resize only, and with
     ``shuffle=False`` one pass over each side in order.
+
+    ``labels_a``: integer labels of the A images (same order and count); batches are
+    then (a_batch, b_batch, a_labels), for models that use source labels (DA-GAN).
 
     Every source is checked here, before training: empty folders, corrupt files (named,
     or left out and counted with ``skip_corrupt=True``), arrays of the wrong dtype or
@@ -70,13 +75,21 @@ def unpaired(
             f"batch_size={batch_size} is larger than the bigger domain "
             f"({epoch} images): no full batch can be made."
         )
+    if labels_a is not None:
+        labels_a = np.asarray(labels_a)
+        if labels_a.shape != (sources[0].size,) or not np.issubdtype(labels_a.dtype,
+                                                                     np.integer):
+            raise DataError(f"labels_a must be {sources[0].size} integer labels, one per A "
+                            f"image; got shape {labels_a.shape}, dtype {labels_a.dtype}.")
     sides = [
         _side(source, seed=None if seed is None else seed + 1000 * i, image_size=image_size,
               load_size=load_size, augment=augment, shuffle=shuffle,
-              shuffle_buffer=shuffle_buffer)
+              shuffle_buffer=shuffle_buffer, labels=labels_a if i == 0 else None)
         for i, source in enumerate(sources)
     ]
     pairs = tf.data.Dataset.zip(tuple(sides)).take(epoch)
+    if labels_a is not None:
+        pairs = pairs.map(lambda a, b: (a[0], b, a[1]))
     pairs = pairs.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     # Shard pairs of batches, not files: the two sides are zipped, so file-level sharding
@@ -88,16 +101,24 @@ def unpaired(
 
 
 def _side(source: Source, seed: int | None, image_size: int, load_size: int, augment: bool,
-          shuffle: bool, shuffle_buffer: int) -> tf.data.Dataset:
-    images = source.items
+          shuffle: bool, shuffle_buffer: int, labels=None) -> tf.data.Dataset:
+    """One domain's endless stream of preprocessed images (or (image, label) pairs)."""
+    items = source.items
+    if labels is not None:  # labels travel with their items through the shuffle
+        items = tf.data.Dataset.zip((items, tf.data.Dataset.from_tensor_slices(labels)))
+    else:
+        items = items.map(lambda item: (item, tf.constant(0, tf.int64)))
     if shuffle:
-        images = images.shuffle(min(source.size, shuffle_buffer), seed=seed,
-                                reshuffle_each_iteration=True)
-    images = images.repeat()
-    if source.decode is not None:
-        images = images.map(source.decode, num_parallel_calls=tf.data.AUTOTUNE)
+        items = items.shuffle(min(source.size, shuffle_buffer), seed=seed,
+                              reshuffle_each_iteration=True)
+    items = items.repeat()
+    decode = source.decode or (lambda image: image)
     random_seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    return tf.data.Dataset.zip((images, random_seeds)).map(
-        lambda image, s: preprocess(image, s, image_size, load_size, augment),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
+
+    def prepare(item_and_label, random_seed):
+        item, label = item_and_label
+        image = preprocess(decode(item), random_seed, image_size, load_size, augment)
+        return (image, label) if labels is not None else image
+
+    return tf.data.Dataset.zip((items, random_seeds)).map(
+        prepare, num_parallel_calls=tf.data.AUTOTUNE)

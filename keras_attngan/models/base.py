@@ -121,7 +121,7 @@ class TranslationGAN(keras.Model):
     paper_decay_start: int = 100
 
     def __init__(self, image_size: int = 256, channels: int = 3, pool_size: int = 50,
-                 **kwargs):
+                 loss_names: Sequence[str] | None = None, **kwargs):
         super().__init__(**kwargs)
         if image_size % self.size_multiple:
             raise ValueError(
@@ -131,6 +131,8 @@ class TranslationGAN(keras.Model):
         self.image_size = int(image_size)
         self.channels = int(channels)
         self.pool_size = int(pool_size)
+        if loss_names is not None:  # a model whose switches change its losses
+            self.loss_names = tuple(loss_names)
         self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         for role in self.optimizer_roles:
             setattr(self, f"{role}_optimizer", None)

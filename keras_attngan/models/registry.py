@@ -10,6 +10,7 @@ import keras
 from keras_attngan.models.base import TranslationGAN
 from keras_attngan.models.aggan import AGGAN
 from keras_attngan.models.cyclegan import CycleGAN
+from keras_attngan.models.dagan import DAGAN
 from keras_attngan.models.sat import SAT
 from keras_attngan.models.uag import UAG
 from keras_attngan.models.unit import UNIT
@@ -17,6 +18,7 @@ from keras_attngan.models.unit import UNIT
 MODELS: dict[str, type[TranslationGAN]] = {
     "aggan": AGGAN,
     "cyclegan": CycleGAN,
+    "dagan": DAGAN,
     "sat": SAT,
     "uag": UAG,
     "unit": UNIT,
@@ -67,7 +69,7 @@ def hyperparameters(cls: type[TranslationGAN]) -> list[str]:
             if parameter.name == "self" or parameter.kind in (
                     parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
-            if parameter.name not in names:
+            if parameter.name not in names and parameter.name != "loss_names":
                 names.append(parameter.name)
     return names + ["name"]
 

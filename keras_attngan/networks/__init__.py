@@ -1,6 +1,9 @@
 """Plain functional sub-networks the models are wired from."""
 
 from keras_attngan.networks.attention import attention_net
+from keras_attngan.networks.dagan import (
+    dense_discriminator, downsampling_encoder, instance_generator, localisation_head,
+)
 from keras_attngan.networks.discriminators import global_discriminator, patch_discriminator
 from keras_attngan.networks.generators import resnet_generator
 from keras_attngan.networks.vgg import PERCEPTUAL_LAYERS, vgg_features
@@ -11,5 +14,6 @@ from keras_attngan.networks.unit import (
 __all__ = [
     "attention_net", "conv_discriminator", "global_discriminator", "patch_discriminator",
     "residual_stack", "resnet_generator", "unit_decoder_back", "unit_encoder_front",
-    "PERCEPTUAL_LAYERS", "vgg_features",
+    "PERCEPTUAL_LAYERS", "vgg_features", "dense_discriminator", "downsampling_encoder",
+    "instance_generator", "localisation_head",
 ]

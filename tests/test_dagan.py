@@ -1,0 +1,114 @@
+import numpy as np
+import keras
+import pytest
+import tensorflow as tf
+
+import keras_attngan as kag
+from keras_attngan.models.dagan import region_masks
+
+TINY_DAGAN = dict(image_size=32, nf=8, ngf=8, ndf=8, n_regions=3, n_blocks=1)
+
+
+def scaled(images):
+    return (images / 127.5 - 1).astype("float32")
+
+
+@pytest.fixture
+def dagan():
+    def make(**overrides):
+        model = kag.models.build("dagan", **{**TINY_DAGAN, **overrides})
+        model.compile()
+        return model
+
+    return make
+
+
+def test_masks_are_boxes_for_large_k_and_differentiable(dagan, demo_arrays):
+    centres = tf.constant([[[0.5, 0.25]]])
+    mask = np.array(region_masks(centres, 32, 32, 0.25, steepness=1e4))[0, ..., 0]
+    ys, xs = np.mgrid[0:32, 0:32]
+    centre_x, centre_y = (xs + 0.5) / 32, (ys + 0.5) / 32
+    box = (np.abs(centre_x - 0.5) < 0.25) & (np.abs(centre_y - 0.25) < 0.25)
+    assert np.abs(mask - box).max() < 1e-3
+    model = dagan()
+    x = scaled(demo_arrays[0][:2])
+    with tf.GradientTape() as tape:
+        _, masks = model.attend(x, training=True)
+        total = tf.reduce_sum(masks * tf.constant(np.random.default_rng(0).normal(
+            size=masks.shape).astype("float32")))
+    grads = tape.gradient(total, model.localisation.trainable_variables)
+    assert all(g is not None for g in grads)
+    assert max(float(tf.reduce_max(tf.abs(g))) for g in grads) > 0  # gradients reach f_loc
+    centres = np.array(model.attend(x)[0])
+    assert centres.min() >= 0 and centres.max() <= 1  # centres stay inside the image
+
+
+def test_dae_has_n_instances_and_ablations_change_the_losses(dagan, demo_arrays):
+    model = dagan(n_regions=5)
+    instances, masks = model.dae(scaled(demo_arrays[0][:2]))
+    assert instances.shape[:2] == (2, 5) and masks.shape == (2, 32, 32, 5)
+    assert model.loss_names == ("d1", "g_s", "d2", "g_t", "cst", "sym")
+    plain = dagan(use_d2=False, consistency_loss=False, symmetry_loss=False, use_dae=False)
+    assert plain.loss_names == ("d1", "g_s")
+    assert plain.dae(scaled(demo_arrays[0][:2]))[0].shape[1] == 1
+    a, b = demo_arrays
+    logs = plain.train_step((scaled(a[:2]), scaled(b[:2])))
+    assert set(logs) == {"d1", "g_s"}
+    labelled = dagan(n_classes=2)
+    assert "cls" in labelled.train_step((scaled(a[:2]), scaled(b[:2]),
+                                         tf.constant([0, 1], tf.int64)))
+    with pytest.raises(ValueError, match="labels_a"):
+        labelled.train_step((scaled(a[:2]), scaled(b[:2])))
+
+
+def test_translate_regions_and_save_load(dagan, demo_arrays, tmp_path):
+    model = dagan()
+    x = scaled(demo_arrays[0][:2])
+    model.train_step((x, scaled(demo_arrays[1][:2])))
+    out = model.translate(x, return_regions=True)
+    assert out["image"].shape == x.shape and out["mask"].shape == (2, 32, 32, 1)
+    assert out["centres"].shape == (2, 3, 2) and out["boxes"].shape == (2, 3, 4)
+    assert 0 <= out["mask"].min() and out["mask"].max() <= 1
+    model.save(str(tmp_path / "dagan.keras"))
+    loaded = kag.models.load(str(tmp_path / "dagan.keras"))
+    again = loaded.translate(x, return_regions=True)
+    for key in out:
+        assert np.array_equal(out[key], again[key]), key
+    assert list(model.sample_rows(x, x)[0]) == ["input with regions", "translation"]
+
+
+def test_labels_travel_with_their_images_through_the_pipeline(demo_arrays):
+    a, b = demo_arrays
+    labels = np.arange(len(a))
+    ds = kag.data.unpaired(a, b, image_size=32, augment=False, batch_size=4, seed=1,
+                           labels_a=labels)
+    reference = {a_image.tobytes(): i for i, a_image in
+                 enumerate(scaled(a).astype("float32"))}
+    for images, _, batch_labels in ds:
+        for image, label in zip(images.numpy(), batch_labels.numpy()):
+            nearest = min(reference, key=lambda k: np.abs(
+                np.frombuffer(k, np.float32) - image.ravel()).sum())
+            assert reference[nearest] == label
+    with pytest.raises(kag.data.DataError, match="labels_a"):
+        kag.data.unpaired(a, b, labels_a=labels[:3])
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="not yet shown: on this budget the regions drift off the object "
+                          "(0 of 64 centres on it), so issue 8 stays open", strict=False)
+def test_attended_regions_cover_the_object_more_often_than_chance():
+    keras.utils.set_random_seed(0)
+    a, b = kag.data.builtin.demo(n=64, size=32, seed=0)
+    test_a, masks = kag.data.builtin.make_domain("a", 32, 32, seed=5, return_masks=True)
+    ds = kag.data.unpaired(a, b, image_size=32, load_size=36, batch_size=8, seed=0)
+    model = kag.models.build("dagan", image_size=32, nf=16, ngf=16, ndf=16, n_regions=2,
+                             n_blocks=1, region_size=0.15)
+    model.compile(learning_rate=1e-3)
+    model.fit(ds, epochs=4, verbose=0)
+    centres = model.translate(test_a, return_regions=True)["centres"]
+    hits = []
+    for centre, mask in zip(centres, masks):
+        for x, y in centre:
+            hits.append(mask[min(31, int(y * 32)), min(31, int(x * 32))] > 0.5)
+    chance = float((masks > 0.5).mean())
+    assert np.mean(hits) > chance + 0.1, (np.mean(hits), chance)
