@@ -94,8 +94,9 @@ def test_labels_travel_with_their_images_through_the_pipeline(demo_arrays):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="not yet shown: on this budget the regions drift off the object "
-                          "(0 of 64 centres on it), so issue 8 stays open", strict=False)
+@pytest.mark.xfail(reason="not yet shown: with a small budget f_loc's centres stay near "
+                          "the image centre (they hit the object no more often than a "
+                          "fixed point there), so issue 8 stays open", strict=False)
 def test_attended_regions_cover_the_object_more_often_than_chance():
     keras.utils.set_random_seed(0)
     a, b = kag.data.builtin.demo(n=64, size=32, seed=0)
@@ -106,9 +107,13 @@ def test_attended_regions_cover_the_object_more_often_than_chance():
     model.compile(learning_rate=1e-3)
     model.fit(ds, epochs=4, verbose=0)
     centres = model.translate(test_a, return_regions=True)["centres"]
-    hits = []
-    for centre, mask in zip(centres, masks):
-        for x, y in centre:
-            hits.append(mask[min(31, int(y * 32)), min(31, int(x * 32))] > 0.5)
-    chance = float((masks > 0.5).mean())
-    assert np.mean(hits) > chance + 0.1, (np.mean(hits), chance)
+
+    def hit_rate(points):
+        return np.mean([mask[min(31, int(y * 32)), min(31, int(x * 32))] > 0.5
+                        for point_set, mask in zip(points, masks) for x, y in point_set])
+
+    # chance: a uniformly random point, and (stricter, since the demo's discs are often
+    # central) the same fixed point for every image
+    chance = max(float((masks > 0.5).mean()),
+                 hit_rate(np.broadcast_to(centres.mean(axis=0), centres.shape)))
+    assert hit_rate(centres) > chance + 0.1, (hit_rate(centres), chance)

@@ -4,7 +4,7 @@ instance-level generator and the dense-output discriminator."""
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from keras_attngan.layers import conv_block, residual_block, weight_init
 
@@ -21,16 +21,33 @@ def downsampling_encoder(channels: int = 3, nf: int = 64, n_downsampling: int = 
     return keras.Model(inputs, x, name=name)
 
 
+@keras.saving.register_keras_serializable(package="keras_attngan")
+class SpatialSoftArgmax(layers.Layer):
+    """(B, h, w, N) score maps -> (B, N, 2) expected (x, y) positions in [0, 1] under a
+    softmax over each map's cells: a differentiable arg-max that stays inside the image."""
+
+    def call(self, scores):
+        shape = ops.shape(scores)
+        height, width, count = shape[1], shape[2], shape[3]
+        weights = ops.softmax(ops.reshape(scores, (shape[0], height * width, count)), axis=1)
+        ys = (ops.cast(ops.arange(height), scores.dtype) + 0.5) / ops.cast(height, scores.dtype)
+        xs = (ops.cast(ops.arange(width), scores.dtype) + 0.5) / ops.cast(width, scores.dtype)
+        grid_y, grid_x = ops.meshgrid(ys, xs, indexing="ij")
+        cells = ops.stack([ops.reshape(grid_x, (-1,)), ops.reshape(grid_y, (-1,))], axis=-1)
+        return ops.einsum("bcn,cd->bnd", weights, cells)
+
+
 def localisation_head(features: int, n_regions: int, name: str = "f_loc") -> keras.Model:
-    """f_loc: a feature map -> N region centres (x_i, y_i) in [0, 1] (sigmoid, so the
-    centres stay inside the image). Global pooling keeps it independent of image size."""
+    """f_loc: a feature map -> N region centres (x_i, y_i) in [0, 1]: a 3x3 convolution
+    block, a 1x1 convolution to one score map per region, and a spatial soft-arg-max.
+    (The paper leaves f_loc's form open; the soft-arg-max keeps spatial information that
+    a pooled, fully-connected head would lose, keeps centres inside the image, and works
+    at any image size.)"""
     inputs = keras.Input((None, None, features), name="features")
-    x = layers.GlobalAveragePooling2D()(inputs)
-    x = layers.Dense(128, activation="relu", kernel_initializer=weight_init())(x)
-    # starts near the image centre with a little spread, not at a single point
-    x = layers.Dense(2 * n_regions, activation="sigmoid",
-                     kernel_initializer=keras.initializers.RandomNormal(0.0, 0.2))(x)
-    return keras.Model(inputs, layers.Reshape((n_regions, 2))(x), name=name)
+    x = conv_block(inputs, features, 3, padding="zero", pad_amount=1, norm="none",
+                   act="leaky_relu")
+    x = layers.Conv2D(n_regions, 1, kernel_initializer=weight_init())(x)
+    return keras.Model(inputs, SpatialSoftArgmax()(x), name=name)
 
 
 def instance_generator(features: int, n_regions: int, channels: int = 3, ngf: int = 64,
