@@ -42,8 +42,8 @@ def region_masks(centres, height: int, width: int, half_size: float, steepness: 
     def sigmoid(z):
         return ops.sigmoid(steepness * z)
 
-    xs = (ops.arange(width, dtype="float32") + 0.5) / width
-    ys = (ops.arange(height, dtype="float32") + 0.5) / height
+    xs = (ops.arange(width, dtype="float32") + 0.5) / ops.cast(width, "float32")
+    ys = (ops.arange(height, dtype="float32") + 0.5) / ops.cast(height, "float32")
     cx = centres[:, None, None, :, 0]
     cy = centres[:, None, None, :, 1]
     x = xs[None, None, :, None]
