@@ -112,7 +112,9 @@ def test_undecodable_bytes_are_refused_with_a_message(exported):
 def test_tflite_float32_and_float16_match_keras(name, tmp_path):
     model = tiny(name)
     x = sample_images(32, count=2, seed=3)
-    for quantization, bound in ((None, 1e-3), ("float16", 1e-2)):
+    # float16 for one model with and one without attention: the conversions are slow
+    float16 = [("float16", 1e-2)] if name in ("cyclegan", "uag") else []
+    for quantization, bound in [(None, 1e-3)] + float16:
         path = str(tmp_path / f"{quantization}.tflite")
         report = kag.export.tflite(model, path, quantization=quantization, image_size=32)
         assert report["image_max_abs_diff"] <= bound
