@@ -1,7 +1,6 @@
 import numpy as np
 import keras
 import pytest
-import tensorflow as tf
 
 import keras_attngan as kag
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
-from keras import layers, ops
+from keras import ops
 
 from keras_attngan import losses
 from keras_attngan.layers import conv_block, conv_transpose_block
