@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import tensorflow as tf
 
 import keras_attngan as kag
 
@@ -22,18 +21,7 @@ SIZE = 32
 
 def digits(name: str, split: str, count: int | None = None, data_dir: str | None = None):
     """uint8 RGB (N, 32, 32, 3) digits and labels from a tensorflow-datasets split."""
-    dataset, _ = kag.data.load_tfds(name, split, data_dir=data_dir)
-    if count:
-        dataset = dataset.take(count)
-    images, labels = [], []
-    for example in dataset.as_numpy_iterator():
-        images.append(example["image"])
-        labels.append(example["label"])
-    images = tf.image.resize(np.stack(images), (SIZE, SIZE)).numpy()
-    images = np.clip(np.round(images), 0, 255).astype(np.uint8)
-    if images.shape[-1] == 1:
-        images = np.repeat(images, 3, axis=-1)
-    return images, np.array(labels)
+    return kag.data.load_tfds_arrays(name, split, SIZE, count, data_dir)
 
 
 def main() -> None:

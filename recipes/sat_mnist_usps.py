@@ -26,16 +26,7 @@ SIZE = 32
 
 def mnist(count: int | None = None, data_dir: str | None = None):
     """MNIST training digits as uint8 RGB (N, 32, 32, 3) and their labels."""
-    dataset, _ = kag.data.load_tfds("mnist", "train", data_dir=data_dir)
-    if count:
-        dataset = dataset.take(count)
-    images, labels = [], []
-    for example in dataset.as_numpy_iterator():
-        images.append(example["image"])
-        labels.append(example["label"])
-    images = tf.image.resize(np.stack(images), (SIZE, SIZE)).numpy()
-    images = np.repeat(np.clip(np.round(images), 0, 255).astype(np.uint8), 3, axis=-1)
-    return images, np.array(labels)
+    return kag.data.load_tfds_arrays("mnist", "train", SIZE, count, data_dir)
 
 
 def labelled_folder(folder: str | None):

@@ -278,6 +278,25 @@ def load_tfds(name: str, split: str, data_dir: str | None = None
     return dataset, size
 
 
+def load_tfds_arrays(name: str, split: str, image_size: int, count: int | None = None,
+                     data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A labelled tensorflow-datasets split (digits: mnist, svhn_cropped, ...) as uint8 RGB
+    images resized to ``image_size`` and their labels, for recipes that train classifiers
+    on translations."""
+    dataset, _ = load_tfds(name, split, data_dir=data_dir)
+    if count:
+        dataset = dataset.take(count)
+    images, labels = [], []
+    for example in dataset.as_numpy_iterator():
+        images.append(example["image"])
+        labels.append(example["label"])
+    resized = tf.image.resize(np.stack(images), (image_size, image_size)).numpy()
+    resized = np.clip(np.round(resized), 0, 255).astype(np.uint8)
+    if resized.shape[-1] == 1:
+        resized = np.repeat(resized, 3, axis=-1)
+    return resized, np.asarray(labels)
+
+
 def _from_tfds(spec: str, data_dir: str | None = None) -> Source:
     name, split = spec.rsplit(":", 1)
     if not name or not split:
