@@ -219,11 +219,11 @@ class UAG(TranslationGAN):
             if self.cycle_loss:
                 total += self.lambda_cycle * (loss["cycle_a"] + loss["cycle_b"])
         self.apply_gradients(tape, total, ("generator", "attention"))
-        # masks of the real images, for the discriminators' masked real inputs
+        # the real images' masks, already computed, for the discriminators' real inputs
         fakes = {"a": ops.concatenate([fake_a, raw_a, mask_b], -1),
                  "b": ops.concatenate([fake_b, raw_b, mask_a], -1),
-                 "mask_real_a": self._attention(real_a, "a"),
-                 "mask_real_b": self._attention(real_b, "b")}
+                 "mask_real_a": ops.stop_gradient(mask_a),
+                 "mask_real_b": ops.stop_gradient(mask_b)}
         return loss, fakes
 
     def _discriminator_step(self, real_a, real_b, pooled_a, pooled_b, mask_real_a,
