@@ -18,6 +18,10 @@ def test_instance_norm_normalises_each_sample_and_channel_without_affine():
     assert np.allclose(y.mean(axis=(1, 2)), 0, atol=1e-4)
     assert np.allclose(y.std(axis=(1, 2)), 1, atol=1e-2)
     assert norm.weights == []  # no affine parameters, as the reference
+    # The same function as Keras' instance norm, which TFLite runs slower.
+    keras_norm = keras.layers.GroupNormalization(groups=-1, center=False, scale=False,
+                                                 epsilon=1e-5)
+    assert np.allclose(y, np.array(keras_norm(x)), atol=1e-5)
 
 
 def test_dilated_residual_block_keeps_shape_and_sees_further():
