@@ -197,3 +197,18 @@ def test_dataset_shards_across_replicas(demo_arrays):
     parts = [t.numpy() for t in strategy.experimental_local_results(per_replica)]
     assert [p.shape[0] for p in parts] == [2, 2]
     assert np.array_equal(np.concatenate(parts), global_batch)
+
+
+def test_demo_varieties_are_labels_that_only_the_object_shows():
+    plain = kag.data.builtin.make_domain("a", 40, 32, seed=3)
+    images, masks, labels = kag.data.builtin.make_domain(
+        "a", 40, 32, seed=3, return_masks=True, varieties=2, return_labels=True)
+    assert labels.shape == (40,) and set(labels) == {0, 1}
+    background = masks[..., None] == 0
+    # same backgrounds as the plain demo; the object's brightness follows its label
+    assert np.array_equal(np.where(background, images, 0), np.where(background, plain, 0))
+    red = [images[i][masks[i] > 0.9][:, 0].mean() for i in range(40)]
+    assert max(r for r, l in zip(red, labels) if l == 0) < min(
+        r for r, l in zip(red, labels) if l == 1)
+    with pytest.raises(ValueError, match="varieties"):
+        kag.data.builtin.make_domain("a", 2, varieties=0)

@@ -3,7 +3,9 @@
 Domain A: a red disc on a textured, earth-coloured background; domain B: a cyan-blue disc
 on backgrounds drawn the same way. The object changes between domains while the
 background should stay as it is, which is what attention-guided models are for. The
-object masks come along, so tests can measure where a model attends.
+object masks come along, so tests can measure where a model attends. With
+``varieties=K`` the objects come in K shades, from dark to bright, and the shade index
+is a class label that only the object shows (DA-GAN's label-driven attention).
 """
 
 from __future__ import annotations
@@ -46,23 +48,33 @@ def _disc(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_domain(domain: str, n: int, size: int = 64, seed: int = 0,
-                return_masks: bool = False):
-    """``n`` images of domain "a" or "b", uint8 (n, size, size, 3), and optionally the
-    object masks, float32 (n, size, size) in [0, 1]."""
+                return_masks: bool = False, varieties: int = 1,
+                return_labels: bool = False):
+    """``n`` images of domain "a" or "b", uint8 (n, size, size, 3), then (when asked)
+    the object masks, float32 (n, size, size) in [0, 1], and the objects' variety
+    labels, int64 (n,) in [0, varieties)."""
     if domain not in OBJECT_COLORS:
         raise ValueError(f"domain must be 'a' or 'b'; got {domain!r}.")
+    if varieties < 1:
+        raise ValueError(f"varieties must be at least 1; got {varieties}.")
     rng = np.random.default_rng([seed, ord(domain)])
+    # The labels have a generator of their own, so varieties=1 gives the same images.
+    labels = np.random.default_rng([seed, ord(domain), varieties]).integers(varieties,
+                                                                              size=n)
+    brightness = np.linspace(0.6, 1.1, varieties) if varieties > 1 else np.ones(1)
     color = np.array(OBJECT_COLORS[domain], dtype=np.float32)
     images = np.empty((n, size, size, 3), np.uint8)
     masks = np.empty((n, size, size), np.float32)
     for i in range(n):
         background = _background(rng, size)
         mask, shading = _disc(rng, size)
-        obj = color * shading[..., None] + rng.normal(0.0, 3.0, size=(size, size, 3))
+        obj = (color * brightness[labels[i]] * shading[..., None]
+               + rng.normal(0.0, 3.0, size=(size, size, 3)))
         image = mask[..., None] * obj + (1.0 - mask[..., None]) * background
         images[i] = np.clip(np.round(image), 0, 255).astype(np.uint8)
         masks[i] = mask
-    return (images, masks) if return_masks else images
+    out = (images,) + ((masks,) if return_masks else ()) + ((labels,) if return_labels else ())
+    return out if len(out) > 1 else images
 
 
 def demo(n: int = 300, size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
