@@ -80,6 +80,19 @@ def test_saved_model_matches_keras_in_every_signature(exported, name):
     assert ("mask_bytes" in out) == model.has_attention
 
 
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_saved_model_holds_only_what_translation_uses(exported, name):
+    model, path = exported[name]
+    reader = tf.train.load_checkpoint(os.path.join(path, "variables", "variables"))
+    saved = sum(int(np.prod(shape)) for key, shape in
+                reader.get_variable_to_shape_map().items() if "VARIABLE_VALUE" in key)
+    discriminators = sum(int(np.prod(v.shape)) for v in model.discriminator_variables)
+    everything = sum(int(np.prod(v.shape)) for v in model.variables)
+    assert 0 < saved <= everything - discriminators
+    if name == "cyclegan":  # exactly the two generators
+        assert saved == model.generator_a2b.count_params() + model.generator_b2a.count_params()
+
+
 def test_saved_model_cli_lists_the_signatures(exported):
     _, path = exported["uag"]
     result = subprocess.run(

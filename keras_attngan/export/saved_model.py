@@ -91,8 +91,10 @@ def saved_model(model: keras.Model, path: str, directions: tuple[str, ...] | Non
     if unknown:
         raise ValueError(f"{type(model).__name__} translates {model.directions}; cannot "
                          f"export {sorted(unknown)}.")
+    # No archive.track(model): add_endpoint keeps just the variables the signatures use,
+    # so the export holds the translation networks without the discriminators and the
+    # image pools (CycleGAN at 256 px: 91 MB instead of 205 MB).
     archive = keras.export.ExportArchive()
-    archive.track(model)
     spec = tf.TensorSpec([None, None, None, None], tf.uint8, name="images")
     for direction in directions:
         def translate(images, direction=direction):
