@@ -47,8 +47,9 @@ class InstanceNormalization(layers.Layer):
     """Instance normalisation without affine parameters, as the CycleGAN reference uses.
 
     The same function as ``keras.layers.GroupNormalization(groups=-1, center=False,
-    scale=False)``, written on 4-D moments: GroupNormalization reshapes to 5-D, which
-    TFLite runs about 2x slower (``attngan bench export``); Keras runs both alike.
+    scale=False)``, written for TFLite: GroupNormalization reshapes to 5-D, which TFLite
+    runs about 2x slower, and ``ops.moments`` becomes SQUARED_DIFFERENCE, which int8
+    TFLite runs slowly (``attngan bench export``); Keras runs all three alike.
     """
 
     def __init__(self, epsilon: float = 1e-5, **kwargs):
@@ -56,8 +57,11 @@ class InstanceNormalization(layers.Layer):
         self.epsilon = epsilon
 
     def normalize(self, x):
-        mean, variance = ops.moments(x, axes=(1, 2), keepdims=True)
-        return (x - mean) * ops.rsqrt(variance + self.epsilon)
+        dtype = x.dtype
+        x = ops.cast(x, "float32")  # float16 squares overflow
+        centred = x - ops.mean(x, axis=(1, 2), keepdims=True)
+        variance = ops.mean(centred * centred, axis=(1, 2), keepdims=True)
+        return ops.cast(centred * ops.rsqrt(variance + self.epsilon), dtype)
 
     def call(self, x):
         return self.normalize(x)
