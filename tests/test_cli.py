@@ -155,3 +155,18 @@ def test_train_attention_models_from_the_command_line(model, extra, folders, tmp
                         folders[0], "--output", str(tmp_path / "t"), "--direction", "b2a"])
     assert len(written) == 16
     assert os.path.exists(written[0].replace(".png", "_mask.png"))
+
+
+def test_train_dagan_from_the_command_line(folders, tmp_path):
+    out = str(tmp_path / "dagan")
+    result = cli.main(["train", "--model", "dagan", "--data-a", folders[0], "--data-b",
+                       folders[1], "--epochs", "1", "--batch-size", "4", "--out", out,
+                       "--verbose", "0", "--image-size", "32", "--load-size", "36",
+                       "--set", "nf=8", "--set", "ngf=8", "--set", "ndf=8",
+                       "--set", "n_regions=2", "--set", "n_blocks=1", "--seed", "0"])
+    assert set(result["history"]) >= {"d1", "d2", "g_s", "g_t", "cst", "sym"}
+    assert os.path.exists(os.path.join(out, "samples", "epoch_0001.png"))
+    written = cli.main(["translate", "--checkpoint", result["model_path"], "--input",
+                        folders[0], "--output", str(tmp_path / "t")])
+    assert len(written) == 16
+    assert os.path.exists(written[0].replace(".png", "_mask.png"))
