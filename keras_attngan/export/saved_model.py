@@ -93,7 +93,7 @@ def saved_model(model: keras.Model, path: str, directions: tuple[str, ...] | Non
                          f"export {sorted(unknown)}.")
     # No archive.track(model): add_endpoint keeps just the variables the signatures use,
     # so the export holds the translation networks without the discriminators and the
-    # image pools (CycleGAN at 256 px: 91 MB instead of 205 MB).
+    # image pools (CycleGAN at 256 px: 92 MB instead of 205 MB).
     archive = keras.export.ExportArchive()
     spec = tf.TensorSpec([None, None, None, None], tf.uint8, name="images")
     for direction in directions:
