@@ -260,7 +260,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         result = benchmarks.bench_export(args.model, image_size=args.image_size,
                                          runs=args.steps, **_hparams(args.set))
         for row in result["rows"]:
-            print(f"{row['format']:<18} median {row['seconds']:.3f} s/image"
+            print(f"{row['format']:<18} median {row['seconds']:.3f} s/image, "
+                  f"{row['speedup_vs_keras']:.2f}x Keras predict"
                   + (f", {row['bytes'] / 1e6:.1f} MB" if row.get("bytes") else ""))
     else:
         result = benchmarks.bench_data(image_size=args.image_size, pairs=args.steps,

@@ -139,6 +139,19 @@ def test_bench_reports_step_time_and_flops(capsys):
     assert "GFLOP/step" in capsys.readouterr().out
 
 
+def test_bench_export_reports_every_format(capsys):
+    result = cli.main(["bench", "export", "--image-size", "32", "--steps", "2",
+                       "--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=1"])
+    rows = {row["format"]: row for row in result["rows"]}
+    assert list(rows) == ["keras predict", "saved_model", "tflite float32",
+                          "tflite float16", "tflite dynamic", "tflite int8"]
+    assert all(row["seconds"] > 0 for row in rows.values())
+    assert rows["keras predict"]["speedup_vs_keras"] == 1.0
+    sizes = [rows[f"tflite {q}"]["bytes"] for q in ("float32", "float16", "int8")]
+    assert sizes == sorted(sizes, reverse=True)
+    assert "x Keras predict" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("model, extra", [
     ("uag", ["--set", "attention_ngf=8", "--set", "attention_stop_epoch=1"]),
     ("aggan", ["--set", "curriculum_epoch=1"]),

@@ -137,6 +137,18 @@ def test_tflite_float32_and_float16_match_keras(name, tmp_path):
         assert ("mask" in out) == model.has_attention
 
 
+def test_tflite_graph_avoids_the_slow_paths():
+    # Structure, not timing: 5-D tensors (Keras' GroupNormalization) and
+    # SQUARED_DIFFERENCE (ops.moments) made the 256 px CycleGAN 2x slower in TFLite.
+    from ai_edge_litert.interpreter import Interpreter
+
+    for quantization in (None, "int8"):
+        interpreter = Interpreter(model_content=convert(tiny("cyclegan"), quantization, 32))
+        ops = {op["op_name"] for op in interpreter._get_ops_details()}
+        assert "SQUARED_DIFFERENCE" not in ops and "CONV_2D" in ops
+        assert max(len(t["shape"]) for t in interpreter.get_tensor_details()) <= 4
+
+
 def test_quantized_exports_are_checked_by_psnr(tmp_path):
     model = tiny("uag")
     report = kag.export.tflite(model, str(tmp_path / "dyn.tflite"), quantization="dynamic",
