@@ -114,6 +114,15 @@ def bench_export(model: str = "cyclegan", image_size: int = 256, runs: int = 20,
     from keras_attngan.export import TFLiteTranslator, saved_model
     from keras_attngan.export.tflite import convert
 
+    # Batch-1 inference on a few cores: TF's default inter-op pool (a thread per core)
+    # competes with the intra-op pool, and Keras predict then runs, at random per model
+    # and process, 0.68 s or 1.3 s (256 px CycleGAN, 2 cores). One inter-op thread gives
+    # the fast figure every time. Training steps are faster with the default pool, so
+    # this is set here only, and only if TF's runtime has not started yet.
+    try:
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass
     net = build(model, image_size=image_size, **hparams)
     image = np.random.default_rng(0).uniform(-1, 1, (1, image_size, image_size, 3))
     image = image.astype("float32")
@@ -136,4 +145,5 @@ def bench_export(model: str = "cyclegan", image_size: int = 256, runs: int = 20,
     keras_seconds = rows[0]["seconds"]
     for row in rows:
         row["speedup_vs_keras"] = keras_seconds / row["seconds"]
-    return {"model": model, "image_size": image_size, "runs": runs, "rows": rows}
+    return {"model": model, "image_size": image_size, "runs": runs, "rows": rows,
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
