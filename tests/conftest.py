@@ -31,14 +31,32 @@ def demo_arrays():
     return kag.data.builtin.demo(n=16, size=32, seed=0)
 
 
-@pytest.fixture
-def tiny_cyclegan():
-    def make(**overrides):
-        model = kag.models.build("cyclegan", **{**TINY, **overrides})
-        model.compile()
-        return model
+def scaled(images):
+    """uint8 images -> float32 in [-1, 1]."""
+    return (images / 127.5 - 1).astype("float32")
 
-    return make
+
+def pair(demo_arrays, n=2, size=None):
+    """The first ``n`` demo images of each domain (cropped to ``size``), in [-1, 1]."""
+    a, b = demo_arrays
+    return scaled(a[:n, :size, :size]), scaled(b[:n, :size, :size])
+
+
+def model_factory(name, tiny):
+    """A fixture giving make(**overrides): a compiled ``name`` model, ``tiny`` sized."""
+    @pytest.fixture
+    def factory():
+        def make(**overrides):
+            model = kag.models.build(name, **{**tiny, **overrides})
+            model.compile()
+            return model
+
+        return make
+
+    return factory
+
+
+tiny_cyclegan = model_factory("cyclegan", TINY)
 
 
 def write_images(folder, images, ext="png"):

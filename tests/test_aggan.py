@@ -4,23 +4,12 @@ import pytest
 import tensorflow as tf
 
 import keras_attngan as kag
+from conftest import model_factory, pair
 
 TINY_AGGAN = dict(image_size=32, ngf=8, ndf=8, n_blocks=2)
 
 
-def pair(demo_arrays, n=2):
-    a, b = demo_arrays
-    return (a[:n] / 127.5 - 1).astype("float32"), (b[:n] / 127.5 - 1).astype("float32")
-
-
-@pytest.fixture
-def aggan():
-    def make(**overrides):
-        model = kag.models.build("aggan", **{**TINY_AGGAN, **overrides})
-        model.compile()
-        return model
-
-    return make
+aggan = model_factory("aggan", TINY_AGGAN)
 
 
 def test_paper_defaults():

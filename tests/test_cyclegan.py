@@ -4,13 +4,7 @@ import pytest
 import tensorflow as tf
 
 import keras_attngan as kag
-from conftest import TINY, background_change
-
-
-def pair(demo_arrays, n=2, size=32):
-    a, b = demo_arrays
-    scale = lambda x: x[:n, :size, :size].astype("float32") / 127.5 - 1
-    return scale(a), scale(b)
+from conftest import TINY, background_change, pair
 
 
 def test_paper_defaults():

@@ -4,23 +4,13 @@ import pytest
 import tensorflow as tf
 
 import keras_attngan as kag
+from conftest import model_factory, scaled
 from keras_attngan.models.dagan import region_masks
 
 TINY_DAGAN = dict(image_size=32, nf=8, ngf=8, ndf=8, n_regions=3, n_blocks=1)
 
 
-def scaled(images):
-    return (images / 127.5 - 1).astype("float32")
-
-
-@pytest.fixture
-def dagan():
-    def make(**overrides):
-        model = kag.models.build("dagan", **{**TINY_DAGAN, **overrides})
-        model.compile()
-        return model
-
-    return make
+dagan = model_factory("dagan", TINY_DAGAN)
 
 
 def test_masks_are_boxes_for_large_k_and_differentiable(dagan, demo_arrays):

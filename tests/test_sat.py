@@ -3,26 +3,14 @@ import keras
 import pytest
 
 import keras_attngan as kag
-from conftest import background_change, train_on_demo
+from conftest import background_change, model_factory, pair, train_on_demo
 from keras_attngan.models import AdaptiveLambda
 from keras_attngan.networks.vgg import WeightsUnavailableError
 
 TINY_SAT = dict(image_size=32, ngf=8, ndf=8, n_blocks=2, vgg_weights=None)
 
 
-def pair(demo_arrays, n=2):
-    a, b = demo_arrays
-    return (a[:n] / 127.5 - 1).astype("float32"), (b[:n] / 127.5 - 1).astype("float32")
-
-
-@pytest.fixture
-def sat():
-    def make(**overrides):
-        model = kag.models.build("sat", **{**TINY_SAT, **overrides})
-        model.compile()
-        return model
-
-    return make
+sat = model_factory("sat", TINY_SAT)
 
 
 def weights(variables):

@@ -3,25 +3,13 @@ import pytest
 import tensorflow as tf
 
 import keras_attngan as kag
-from conftest import background_change, train_on_demo
+from conftest import background_change, model_factory, pair, train_on_demo
 from keras_attngan.layers import SwitchableInstanceNorm
 
 TINY_UAG = dict(image_size=32, ngf=8, ndf=8, n_blocks=2, attention_ngf=8)
 
 
-def pair(demo_arrays, n=2):
-    a, b = demo_arrays
-    return (a[:n] / 127.5 - 1).astype("float32"), (b[:n] / 127.5 - 1).astype("float32")
-
-
-@pytest.fixture
-def uag():
-    def make(**overrides):
-        model = kag.models.build("uag", **{**TINY_UAG, **overrides})
-        model.compile()
-        return model
-
-    return make
+uag = model_factory("uag", TINY_UAG)
 
 
 def test_paper_defaults():

@@ -3,23 +3,12 @@ import keras
 import pytest
 
 import keras_attngan as kag
+from conftest import model_factory, pair
 
 TINY_UNIT = dict(image_size=32, ngf=8, ndf=8, n_blocks=2)
 
 
-def pair(demo_arrays, n=2):
-    a, b = demo_arrays
-    return (a[:n] / 127.5 - 1).astype("float32"), (b[:n] / 127.5 - 1).astype("float32")
-
-
-@pytest.fixture
-def unit():
-    def make(**overrides):
-        model = kag.models.build("unit", **{**TINY_UNIT, **overrides})
-        model.compile()
-        return model
-
-    return make
+unit = model_factory("unit", TINY_UNIT)
 
 
 def test_paper_defaults():
