@@ -25,7 +25,7 @@ def main(out_dir: str) -> None:
                            for i, w in enumerate(model.get_weights())])
         model.compile()
     history = model.fit(ds, epochs=1, steps_per_epoch=3, verbose=0,
-                        callbacks=kag.callbacks.default(model, out_dir, epochs=1))
+                        callbacks=kag.callbacks.default(model, out_dir))
     weights = model.get_weights()
     print(json.dumps({
         "replicas": strategy.num_replicas_in_sync,

@@ -16,7 +16,7 @@ def test_paper_defaults():
     model = kag.models.build("aggan")
     assert (model.lambda_gan, model.lambda_cycle, model.lambda_pixel, model.lambda_tv) == (
         0.5, 10.0, 1.0, 1e-6)
-    assert (model.curriculum_epoch, model.r_start, model.r_end) == (10, 0.01, 0.5)
+    assert (model.milestone("curriculum_epoch"), model.r_start, model.r_end) == (10, 0.01, 0.5)
     assert (model.paper_epochs, model.paper_decay_start, model.pool_size) == (200, 100, 50)
     assert model.norm == "batch"
     model.compile()
@@ -83,12 +83,14 @@ def test_curriculum_weights_and_resume(aggan, demo_arrays, tmp_path):
     a, b = demo_arrays
     ds = kag.data.unpaired(a[:4], b[:4], image_size=32, load_size=36, batch_size=4, seed=0)
     model = aggan(curriculum_epoch=1)
-    model.fit(ds, epochs=1, verbose=0,
-              callbacks=kag.callbacks.default(model, str(tmp_path), epochs=2))
+    interrupt = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: setattr(model, "stop_training", True))
+    model.fit(ds, epochs=2, verbose=0,
+              callbacks=kag.callbacks.default(model, str(tmp_path)) + [interrupt])
     assert float(np.array(model.reconstruction_weight)) == pytest.approx(0.01)
     resumed = aggan(curriculum_epoch=1)
     resumed.fit(ds, epochs=2, verbose=0,
-                callbacks=kag.callbacks.default(resumed, str(tmp_path), epochs=2))
+                callbacks=kag.callbacks.default(resumed, str(tmp_path)))
     assert float(np.array(resumed.reconstruction_weight)) == pytest.approx(0.5)
     assert int(resumed.generator_optimizer.iterations.numpy()) == 2
 

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 import keras_attngan as kag
-from keras_attngan.training.callbacks import LinearDecay, SampleGrid
+from keras_attngan.training.callbacks import SampleGrid
 
 
 def reference_rule(epoch, n_epochs, n_epochs_decay):
@@ -14,20 +14,18 @@ def reference_rule(epoch, n_epochs, n_epochs_decay):
 
 
 def test_linear_decay_matches_the_reference_and_sets_both_optimizers(tiny_cyclegan):
-    decay = LinearDecay(epochs=200, decay_start=100)
-    for epoch in (0, 50, 99, 100, 150, 199):
-        assert decay.factor(epoch) == pytest.approx(reference_rule(epoch, 100, 100))
     model = tiny_cyclegan()
-    decay.set_model(model)
-    decay.on_epoch_begin(150)
+    model.start_schedule(200)
+    for epoch in (0, 50, 99, 100, 150, 199):
+        assert model.learning_rate_factor(epoch) == pytest.approx(
+            reference_rule(epoch, 100, 100))
+    model.apply_schedule(150)
     expected = 2e-4 * reference_rule(150, 100, 100)
     assert float(model.generator_optimizer.learning_rate) == pytest.approx(expected)
     assert float(model.discriminator_optimizer.learning_rate) == pytest.approx(expected)
-    logs = {}
-    decay.on_epoch_end(150, logs)
-    assert logs["learning_rate"] == pytest.approx(expected)
-    with pytest.raises(ValueError):
-        LinearDecay(10, 11)
+    assert model.schedule_logs()["learning_rate"] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="decay_start=11 is never reached"):
+        tiny_cyclegan(decay_start=11).start_schedule(10)
 
 
 def test_sample_grid_png_and_tensorboard_images(tiny_cyclegan, demo_arrays, tmp_path):
@@ -53,7 +51,7 @@ def test_default_callbacks_log_scalars_and_checkpoint(tiny_cyclegan, demo_arrays
     model = tiny_cyclegan()
     a, b = demo_arrays
     ds = kag.data.unpaired(a[:4], b[:4], image_size=32, load_size=36, batch_size=2, seed=0)
-    callbacks = kag.callbacks.default(model, str(tmp_path), samples=ds, epochs=2)
+    callbacks = kag.callbacks.default(model, str(tmp_path), samples=ds)
     history = model.fit(ds, epochs=2, callbacks=callbacks, verbose=0).history
     assert history["learning_rate"] == pytest.approx([2e-4, 1e-4])
     assert (tmp_path / "samples" / "epoch_0002.png").exists()

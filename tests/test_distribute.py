@@ -41,7 +41,7 @@ def test_fit_under_mirrored_strategy_with_pool_and_callbacks(demo_arrays, tmp_pa
         model = kag.models.build("cyclegan", **TINY)
         model.compile()
     ds = kag.data.unpaired(a, b, image_size=32, load_size=36, batch_size=4, seed=0)
-    callbacks = kag.callbacks.default(model, str(tmp_path), samples=(a[:2], b[:2]), epochs=2)
+    callbacks = kag.callbacks.default(model, str(tmp_path), samples=(a[:2], b[:2]))
     history = model.fit(ds, epochs=2, callbacks=callbacks, verbose=0).history
     assert all(np.isfinite(v).all() for v in history.values())
     assert int(model.generator_optimizer.iterations.numpy()) == 2 * 16 // 4

@@ -4,7 +4,7 @@ import pytest
 
 import keras_attngan as kag
 from conftest import background_change, model_factory, pair, train_on_demo
-from keras_attngan.models import AdaptiveLambda
+from keras_attngan.models import adaptive_lambda_update
 from keras_attngan.networks.vgg import WeightsUnavailableError
 
 TINY_SAT = dict(image_size=32, ngf=8, ndf=8, n_blocks=2, vgg_weights=None)
@@ -64,54 +64,53 @@ def test_attention_zero_gives_x_and_one_gives_g0(sat, demo_arrays):
 def test_stages_freeze_the_right_networks(sat, demo_arrays):
     model = sat(stage_epochs=(1, 2))
     data = pair(demo_arrays)
-    model.set_epoch(0)
-    model.set_learning_rate_factor(1.0)
+    model.apply_schedule(0)
     before_attention = weights(model.attention_variables)
     before_g0 = weights(model.generator_variables)
     model.train_step(data)  # stage 1: G = G_0, attention unused
     assert unchanged(before_attention, model.attention_variables)
     assert not unchanged(before_g0, model.generator_variables)
     assert np.allclose(model.translate(data[0])["mask"], 1.0)
-    model.set_epoch(1)
-    model.set_learning_rate_factor(1.0)
+    model.apply_schedule(1)
     g0 = weights(model.generator_variables)
     attention = weights(model.attention_variables)
     model.train_step(data)  # stage 2: G_0 frozen, attention trains
     assert unchanged(g0, model.generator_variables)
     assert not unchanged(attention, model.attention_variables)
-    model.set_epoch(2)
-    model.set_learning_rate_factor(1.0)
+    model.apply_schedule(2)
     assert float(model.generator_optimizer.learning_rate) == pytest.approx(2e-5)
     assert float(model.attention_optimizer.learning_rate) == pytest.approx(2e-5)
 
 
 def test_adaptive_lambda_follows_the_rule():
-    controller = AdaptiveLambda(step=0.5, interval=2, threshold=1.0)
     losses = [0.8, 0.9,   # interval mean 0.85 <= 1: lambda 0.5
               1.0, 0.6,   # 0.8: lambda 1.0
               1.2, 1.4,   # 1.3 > 1: stop, back to the last good lambda 0.5
               0.1, 0.1]   # stopped: stays
-    seen = [controller.update(loss) for loss in losses]
+    weight, stopped, total, count, seen = 0.0, 0.0, 0.0, 0.0, []
+    for loss in losses:
+        weight, stopped, total, count = (float(v) for v in adaptive_lambda_update(
+            weight, stopped, total + loss, count + 1, step=0.5, interval=2, threshold=1.0))
+        seen.append(weight)
     assert seen == [0.0, 0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 0.5]
-    assert controller.stopped
-    controller.reset()
-    assert controller.value == 0.0 and not controller.stopped
+    assert stopped == 1.0
 
 
 def test_lambda_restarts_per_stage_and_survives_save_and_resume(sat, demo_arrays, tmp_path):
     model = sat(stage_epochs=(1, 2), lambda_interval=1, lambda_step=0.25,
                 adversarial_threshold=100.0)
-    model.set_epoch(0)
-    for _ in range(3):
+    model.apply_schedule(0)
+    for _ in range(3):  # the induction runs inside the step
         model.train_step(pair(demo_arrays))
-        model.after_step()
-    assert model.schedule_logs() == {"lambda": 0.75, "stage": 1.0}
+    assert model.schedule_logs()["lambda"] == 0.75
     model.save(str(tmp_path / "sat.keras"))
     loaded = kag.models.load(str(tmp_path / "sat.keras"))
-    loaded.set_epoch(0)  # resuming inside stage 1 keeps lambda
-    assert loaded.schedule_logs() == {"lambda": 0.75, "stage": 1.0}
-    loaded.set_epoch(1)  # a new stage restarts the induction
-    assert loaded.schedule_logs() == {"lambda": 0.0, "stage": 2.0}
+    loaded.apply_schedule(0)  # resuming inside stage 1 keeps lambda
+    assert {k: loaded.schedule_logs()[k] for k in ("lambda", "stage")} == {
+        "lambda": 0.75, "stage": 1.0}
+    loaded.apply_schedule(1)  # a new stage restarts the induction
+    assert {k: loaded.schedule_logs()[k] for k in ("lambda", "stage")} == {
+        "lambda": 0.0, "stage": 2.0}
     x = pair(demo_arrays)[0]
     model.set_epoch(1)
     assert np.array_equal(loaded.translate(x)["image"], model.translate(x)["image"])
@@ -121,10 +120,10 @@ def test_fit_logs_lambda_and_stage(sat, demo_arrays, tmp_path):
     a, b = demo_arrays
     model = sat(stage_epochs=(1, 2), lambda_interval=2)
     ds = kag.data.unpaired(a[:8], b[:8], image_size=32, load_size=36, batch_size=2, seed=0)
-    history = model.fit(ds, epochs=2, verbose=0, callbacks=kag.callbacks.default(
-        model, str(tmp_path), samples=(a[:2], b[:2]), epochs=2)).history
-    assert history["stage"] == [1.0, 2.0]
-    assert len(history["lambda"]) == 2
+    history = model.fit(ds, epochs=3, verbose=0, callbacks=kag.callbacks.default(
+        model, str(tmp_path), samples=(a[:2], b[:2]))).history
+    assert history["stage"] == [1.0, 2.0, 3.0]
+    assert len(history["lambda"]) == 3
     assert list(model.sample_rows(*pair(demo_arrays))[0]) == [
         "input", "initial", "mask", "translation"]
 

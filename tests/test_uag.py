@@ -15,7 +15,8 @@ uag = model_factory("uag", TINY_UAG)
 def test_paper_defaults():
     model = kag.models.build("uag")
     assert (model.ngf, model.ndf, model.n_blocks, model.attention_blocks) == (32, 64, 9, 1)
-    assert (model.lambda_cycle, model.threshold, model.attention_stop_epoch) == (10, 0.1, 30)
+    assert (model.lambda_cycle, model.threshold) == (10, 0.1)
+    assert model.milestone("attention_stop_epoch") == 30  # of the paper's 100 epochs
     assert (model.paper_epochs, model.pool_size, model.gan_mode) == (100, 50, "lsgan")
     model.compile()
     assert float(model.attention_optimizer.beta_1) == 0.5
@@ -44,8 +45,7 @@ def test_after_the_switch_attention_is_frozen_and_d_sees_only_attended_regions(
         uag, demo_arrays):
     model = uag(attention_stop_epoch=1)
     data = pair(demo_arrays)
-    model.set_epoch(0)
-    model.set_learning_rate_factor(1.0)
+    model.apply_schedule(0)
     before = [np.array(v) for v in model.attention_variables]
     model.train_step(data)  # stage 1: attention trains
     moved = [np.array(v) for v in model.attention_variables]
@@ -55,8 +55,7 @@ def test_after_the_switch_attention_is_frozen_and_d_sees_only_attended_regions(
     assert np.array_equal(np.array(model._discriminator_input(whole, whole * 0.5, mask)),
                           data[0])
 
-    model.set_epoch(1)
-    model.set_learning_rate_factor(1.0)
+    model.apply_schedule(1)
     assert model.in_masked_stage
     assert float(model.attention_optimizer.learning_rate) == 0.0
     norms = [l for l in model.discriminator_a.layers if isinstance(l, SwitchableInstanceNorm)]
@@ -73,8 +72,7 @@ def test_after_the_switch_attention_is_frozen_and_d_sees_only_attended_regions(
 
 def test_ablation_switches(uag):
     model = uag(stop_attention=False, masked_discriminator=False, attention_stop_epoch=0)
-    model.set_epoch(5)
-    model.set_learning_rate_factor(1.0)
+    model.apply_schedule(5)
     assert not model.in_masked_stage
     assert float(model.attention_optimizer.learning_rate) > 0
     with pytest.raises(TypeError, match="Bad hyper-parameter"):
@@ -93,7 +91,9 @@ def test_save_load_round_trip_keeps_translations_masks_and_stage(uag, demo_array
         assert np.array_equal(mine["image"], theirs["image"])
         assert np.array_equal(mine["mask"], theirs["mask"])
     assert loaded.in_masked_stage
-    assert int(loaded.attention_optimizer.iterations.numpy()) == 1
+    # frozen from epoch 0: the attention optimiser never stepped
+    assert int(loaded.attention_optimizer.iterations.numpy()) == 0
+    assert int(loaded.generator_optimizer.iterations.numpy()) == 1
 
 
 def test_resume_after_the_switch_stays_masked_with_frozen_attention(uag, demo_arrays,
@@ -102,11 +102,11 @@ def test_resume_after_the_switch_stays_masked_with_frozen_attention(uag, demo_ar
     ds = kag.data.unpaired(a[:8], b[:8], image_size=32, load_size=36, batch_size=4, seed=0)
     model = uag(attention_stop_epoch=1)
     model.fit(ds, epochs=2, verbose=0,
-              callbacks=kag.callbacks.default(model, str(tmp_path), epochs=3))
+              callbacks=kag.callbacks.default(model, str(tmp_path)))
     frozen = [np.array(v) for v in model.attention_variables]
     resumed = uag(attention_stop_epoch=1)  # a fresh process would build a fresh model
     history = resumed.fit(ds, epochs=3, verbose=0,
-                          callbacks=kag.callbacks.default(resumed, str(tmp_path), epochs=3))
+                          callbacks=kag.callbacks.default(resumed, str(tmp_path)))
     assert len(history.history["d_a"]) == 1  # only epoch 3 ran
     assert resumed.in_masked_stage
     assert all(np.array_equal(f, np.array(v))

@@ -14,7 +14,12 @@ Vanilla discriminators D_X, D_Y judge images; attention-guided ones D_XA, D_YA j
 
 with least-squares GAN terms (vanilla and attention-guided), L1 cycle loss, the pixel
 loss |G_X->Y(x) - x|_1 + |G_Y->X(y) - y|_1, and total variation on both attention masks.
-r is 0.01 for the first ``curriculum_epoch`` (10) epochs, then 0.5. The discriminator
+lambda_gan multiplies the whole adversarial sum, vanilla and attention-guided terms
+alike: that is Eq. 9, the objective the generators are trained with; Eq. 7 writes the
+attention-guided terms' sum without it, but as a definition of that part, not as
+another weighting. r is 0.01 for the first ``curriculum_epoch`` epochs (unset: 10 of the
+paper's 200, i.e. 5 % of the run), then 0.5; the model's schedule sets it inside any
+``fit``. The discriminator
 objective is halved; image pool 50; Adam 1e-4, beta (0.5, 0.999), batch 1, 200 epochs
 with linear decay to 0 after 100.
 
@@ -37,7 +42,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_attngan import losses
-from keras_attngan.models.base import PACKAGE, TranslationGAN
+from keras_attngan.models.base import PACKAGE, Milestone, TranslationGAN
 from keras_attngan.networks import global_discriminator, resnet_generator
 
 
@@ -60,7 +65,7 @@ class AGGAN(TranslationGAN):
         lambda_cycle: float = 10.0,
         lambda_pixel: float = 1.0,
         lambda_tv: float = 1e-6,
-        curriculum_epoch: int = 10,
+        curriculum_epoch: int | None = None,
         r_start: float = 0.01,
         r_end: float = 0.5,
         pool_size: int = 50,
@@ -76,7 +81,7 @@ class AGGAN(TranslationGAN):
         self.gan_mode = gan_mode
         self.lambda_gan, self.lambda_cycle = float(lambda_gan), float(lambda_cycle)
         self.lambda_pixel, self.lambda_tv = float(lambda_pixel), float(lambda_tv)
-        self.curriculum_epoch = int(curriculum_epoch)
+        self.curriculum_epoch = None if curriculum_epoch is None else int(curriculum_epoch)
         self.r_start, self.r_end = float(r_start), float(r_end)
         self.attention_discriminator = bool(attention_discriminator)
         self.attention_loss, self.pixel_loss = bool(attention_loss), bool(pixel_loss)
@@ -126,9 +131,20 @@ class AGGAN(TranslationGAN):
             nets += [self.discriminator_xa, self.discriminator_ya]
         return [v for net in nets for v in net.trainable_variables]
 
+    paper_curriculum_epoch = 10
+
+    def schedule_epochs(self):
+        return super().schedule_epochs() + [Milestone(
+            "curriculum_epoch", self.curriculum_epoch, self.paper_curriculum_epoch,
+            f"curriculum r from {self.r_start} to {self.r_end} at epoch")]
+
     def set_epoch(self, epoch: int) -> None:
         self.reconstruction_weight.assign(
-            self.r_start if epoch < self.curriculum_epoch else self.r_end)
+            self.r_start if epoch < self.milestone("curriculum_epoch") else self.r_end)
+
+    def schedule_logs(self):
+        return {**super().schedule_logs(),
+                "curriculum_r": float(ops.convert_to_numpy(self.reconstruction_weight))}
 
     # ------------------------------------------------------------------ the model
     @staticmethod

@@ -3,6 +3,7 @@ scaling under tf.distribute and mixed precision, translate(), sample rows and co
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Mapping, Sequence
 
 import keras
@@ -82,6 +83,82 @@ class ImagePool:
         return tf.cond(self.count.read_value() < self.size, store, replace_or_keep)
 
 
+@dataclasses.dataclass(frozen=True)
+class Milestone:
+    """One epoch of a paper's schedule, held as a model hyper-parameter ``option``.
+
+    ``value`` None takes the paper's proportion of the run: round(paper * epochs /
+    paper_epochs), kept inside the run. An explicit value is taken as it is, and refused
+    if the run never reaches it (a silent no-op would train another model than asked).
+    """
+
+    option: str
+    value: int | None
+    paper: int
+    meaning: str
+    #: the decay start may equal the run's length (= no decay); a stage switch may not.
+    last_allowed: bool = False
+    name: str = ""
+
+    def __post_init__(self):
+        if not self.name:
+            object.__setattr__(self, "name", self.option)
+
+    def resolve(self, epochs: int, paper_epochs: int) -> int:
+        if self.value is not None:
+            value = int(self.value)
+            highest = epochs if self.last_allowed else epochs - 1
+            if not 0 <= value <= highest:
+                scaled = self.scaled(epochs, paper_epochs)
+                raise ValueError(
+                    f"{self.option}={value} is never reached in a {epochs}-epoch run "
+                    f"(epochs 0..{epochs - 1}), so this part of the schedule would "
+                    f"silently not happen. Pass {self.option}={scaled} (the paper's "
+                    f"{self.paper} of {paper_epochs} epochs, scaled to the run), leave it "
+                    "unset to scale it with the run, or train for more epochs."
+                )
+            return value
+        return self.scaled(epochs, paper_epochs)
+
+    def scaled(self, epochs: int, paper_epochs: int) -> int:
+        value = int(round(self.paper * epochs / paper_epochs))
+        if self.last_allowed or self.paper >= paper_epochs:
+            return min(max(value, 0), epochs)
+        return min(max(value, 1), max(epochs - 1, 1))
+
+    def describe(self, resolved: int, epochs: int, paper_epochs: int) -> str:
+        origin = ("as given" if self.value is not None
+                  else f"paper: {self.paper} of {paper_epochs}, scaled to the run")
+        reached = "" if resolved < epochs or self.last_allowed else \
+            f" -- NOT reached in this {epochs}-epoch run"
+        return f"{self.meaning}: {resolved} ({self.option}, {origin}){reached}"
+
+
+class EpochSchedule(keras.callbacks.Callback):
+    """Runs the model's own schedule inside ``fit``: resolves and prints it when training
+    starts, applies it at each epoch's start (the true epoch, ``initial_epoch`` and
+    resumed runs included) and adds ``model.schedule_logs()`` to each epoch's logs, so
+    they reach ``history`` and TensorBoard. ``TranslationGAN.fit`` adds one unless the
+    callbacks hold one already."""
+
+    def on_train_begin(self, logs=None):
+        self.model.start_schedule(self.params.get("epochs"),
+                                  verbose=bool(self.params.get("verbose")))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.model.apply_schedule(epoch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update(self.model.schedule_logs())
+
+
+def _is_chief() -> bool:
+    from keras_attngan.training.strategy import is_chief  # training imports this module
+
+    return is_chief()
+
+
 def num_replicas() -> int:
     return tf.distribute.get_strategy().num_replicas_in_sync
 
@@ -116,11 +193,13 @@ class TranslationGAN(keras.Model):
     learning_rate: float = 2e-4
     adam_beta_1: float = 0.5
     adam_beta_2: float = 0.999
-    #: paper schedule: total epochs and the epoch where linear decay to 0 starts.
+    #: paper schedule: total epochs and the epoch where linear decay to 0 starts
+    #: (``paper_epochs`` itself: a constant rate).
     paper_epochs: int = 200
     paper_decay_start: int = 100
 
     def __init__(self, image_size: int = 256, channels: int = 3, pool_size: int = 50,
+                 decay_start: int | None = None,
                  loss_names: Sequence[str] | None = None, **kwargs):
         super().__init__(**kwargs)
         if image_size % self.size_multiple:
@@ -131,6 +210,9 @@ class TranslationGAN(keras.Model):
         self.image_size = int(image_size)
         self.channels = int(channels)
         self.pool_size = int(pool_size)
+        # None: the paper's proportion of the run (see ``schedule_epochs``)
+        self.decay_start = None if decay_start is None else int(decay_start)
+        self._milestones = None
         if loss_names is not None:  # a model whose switches change its losses
             self.loss_names = tuple(loss_names)
         self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
@@ -146,6 +228,7 @@ class TranslationGAN(keras.Model):
             "image_size": self.image_size,
             "channels": self.channels,
             "pool_size": self.pool_size,
+            "decay_start": self.decay_start,
         }
 
     def make_pool(self, name: str, channels: int | None = None) -> ImagePool:
@@ -225,29 +308,106 @@ class TranslationGAN(keras.Model):
     def compile_from_config(self, config: Mapping[str, Any]) -> None:
         self.compile(**config)
 
-    def set_learning_rate_factor(self, factor: float) -> None:
-        """Sets each optimiser's rate to its base rate times ``factor`` (schedules) times
-        ``learning_rate_gate(role)`` (0 freezes a role: Adam then leaves it unchanged)."""
+    # ---------------------------------------------------------------------- schedule
+    def schedule_epochs(self) -> list[Milestone]:
+        """The epochs of this model's paper schedule, as hyper-parameters: the rate's
+        decay start, and (in subclasses) stage switches. A milestone whose value is None
+        takes the paper's proportion of the run."""
+        return [Milestone("decay_start", self.decay_start, self.paper_decay_start,
+                          "learning rate: linear decay to 0 from this epoch",
+                          last_allowed=True)]
+
+    def start_schedule(self, epochs: int | None = None, verbose: bool = False) -> dict:
+        """Resolves the schedule for a run of ``epochs`` (default: the paper's) and checks
+        it: a milestone given explicitly that the run never reaches is refused; unset
+        ones scale with the run. Called by ``fit`` (through ``EpochSchedule``)."""
+        epochs = int(epochs or self.paper_epochs)
+        resolved = {}
+        for milestone in self.schedule_epochs():
+            resolved[milestone.name] = milestone.resolve(epochs, self.paper_epochs)
+        self._run_epochs, self._milestones = epochs, resolved
+        self._schedule_epoch = None
+        if verbose and _is_chief():
+            print(self.describe_schedule())
+        return dict(resolved)
+
+    def milestone(self, name: str) -> int:
+        """A resolved schedule epoch (0-based: the switch happens when this epoch starts)."""
+        if getattr(self, "_milestones", None) is None:
+            self.start_schedule()
+        return self._milestones[name]
+
+    def describe_schedule(self) -> str:
+        epochs = self._run_epochs
+        lines = [f"{type(self).__name__} schedule for {epochs} epochs "
+                 f"(paper: {self.paper_epochs}):"]
+        for milestone in self.schedule_epochs():
+            lines.append("  " + milestone.describe(self._milestones[milestone.name], epochs,
+                                                   self.paper_epochs))
+        return "\n".join(lines)
+
+    def learning_rate_factor(self, epoch: int) -> float:
+        """The paper's rule, as the CycleGAN reference writes it: constant until
+        ``decay_start``, then linear to 0 at the run's end: 1 - max(0, epoch + 1 -
+        decay_start) / (epochs - decay_start + 1), for the (0-based) epoch."""
+        epochs, start = self._run_epochs_or_paper(), self.milestone("decay_start")
+        return 1.0 - max(0, epoch + 1 - start) / float(epochs - start + 1)
+
+    def _run_epochs_or_paper(self) -> int:
+        if getattr(self, "_milestones", None) is None:
+            self.start_schedule()
+        return self._run_epochs
+
+    def apply_schedule(self, epoch: int) -> None:
+        """Everything the schedule sets at the start of (0-based) ``epoch``: the model's
+        stages (``set_epoch``) and each optimiser's rate. When the set of trained
+        networks changes, the compiled step is rebuilt, so frozen networks are left out
+        of it entirely (no update, no optimiser step, no batch-norm statistics)."""
+        trained = self.trained_roles()
+        self.set_epoch(epoch)
+        factor = self.learning_rate_factor(epoch)
         for role in self.optimizer_roles:
             optimizer = getattr(self, f"{role}_optimizer")
-            optimizer.learning_rate = (self.base_learning_rates[role] * float(factor)
-                                       * self.learning_rate_gate(role))
+            if optimizer is not None:
+                optimizer.learning_rate = (self.base_learning_rates[role] * factor
+                                           * self.learning_rate_gate(role))
+        self._schedule_epoch, self._schedule_factor = epoch, factor
+        if self.trained_roles() != trained and getattr(self, "train_function", None):
+            self.make_train_function(force=True)
 
     def learning_rate_gate(self, role: str) -> float:
+        """A role's share of the scheduled rate; 0 freezes the role (see
+        ``trained_roles``). Read when the step is traced: a Python value, not a
+        variable."""
         return 1.0
 
-    def set_epoch(self, epoch: int) -> None:
-        """Sets what depends on the (0-based) epoch: stage switches, curricula. Called at
-        each epoch's start by ``callbacks.EpochSchedule``; a function of the epoch (and
-        of saved variables) alone, so resumed runs land in the right stage."""
+    def trained_roles(self) -> tuple[str, ...]:
+        return tuple(r for r in self.optimizer_roles if self.learning_rate_gate(r) > 0)
 
-    def after_step(self) -> None:
-        """Called after each training step by ``callbacks.EpochSchedule`` (SAT's adaptive
-        lambda)."""
+    def set_epoch(self, epoch: int) -> None:
+        """Sets what depends on the (0-based) epoch: stage switches, curricula. A function
+        of the epoch (and of saved variables) alone, so resumed runs land in the right
+        stage. ``apply_schedule`` calls it at each epoch's start."""
 
     def schedule_logs(self) -> dict[str, float]:
-        """Schedule values to log at each epoch's end (stage, lambda, ...)."""
-        return {}
+        """Schedule values logged at each epoch's end (in ``history`` and TensorBoard):
+        the generator's scheduled learning rate, and a subclass's stages."""
+        factor = getattr(self, "_schedule_factor", None)
+        if factor is None:
+            return {}
+        return {"learning_rate": self.base_learning_rates.get("generator", 0.0) * factor}
+
+    def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
+        """``keras.Model.fit`` with the model's paper schedule in it: an ``EpochSchedule``
+        is added unless the callbacks hold one already, so the schedule runs exactly
+        once, with or without the package's callbacks."""
+        if isinstance(callbacks, keras.callbacks.CallbackList):
+            raise TypeError("Pass callbacks as a list; a CallbackList would skip the "
+                            "model's schedule.")
+        callbacks = list(callbacks or [])
+        if not any(isinstance(c, EpochSchedule) for c in callbacks):
+            callbacks.insert(0, EpochSchedule())
+        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
     # ------------------------------------------------------------------- train step
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
@@ -307,9 +467,13 @@ class TranslationGAN(keras.Model):
         to make N replicas take the step one replica would on the global batch. The scale
         enters as the backward pass's initial gradient, which is also where mixed
         precision's loss scale goes (the first role's; the others' gradients are brought
-        to their own optimiser's scale).
+        to their own optimiser's scale). Roles the schedule has frozen are skipped.
         """
         roles = (roles,) if isinstance(roles, str) else tuple(roles)
+        # frozen roles (a schedule's stage) get no update at all: read at trace time
+        roles = tuple(role for role in roles if role in self.trained_roles())
+        if not roles:
+            return
         optimizers = [getattr(self, f"{role}_optimizer") for role in roles]
         variables = [self.variables_of(role) for role in roles]
         lead = optimizers[0]

@@ -1,5 +1,6 @@
 """DA-GAN: Instance-level Image Translation by Deep Attention Generative Adversarial
-Networks (Ma, Fu, Wang, Li, Wang; CVPR 2018), one direction (a2b): F = G o DAE.
+Networks (Shuang Ma, Jianlong Fu, Chang Wen Chen, Tao Mei; CVPR 2018), one direction
+(a2b): F = G o DAE.
 
 Deep attention encoder: an encoder E gives a feature map of X; a localisation function
 f_loc predicts N region centres (x_i, y_i) inside the image; each region's mask is the
@@ -18,7 +19,7 @@ D1 tells F(s) from targets t, D2 tells F(t) from t (against mode collapse). Loss
 with d L1 or L2 (non-saturating GAN terms). With source labels (``unpaired(...,
 labels_a=...)``), the geometric regularisation of Sec. 3.1: a classifier on the
 DAE features trained with the labels (``lambda_class``). Adam 2e-4 (batch 64 in the
-paper's recipes).
+paper's recipes), at a constant rate (the paper states no decay).
 
 The labels are what steer f_loc to the objects: the classifier sees only the attended
 regions, so it gains by moving them onto what tells the classes apart. The GAN,

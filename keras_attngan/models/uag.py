@@ -7,8 +7,8 @@ Each CycleGAN generator gets an attention network that says where to translate:
     s'' = A_T(s') * F_T->S(s') + (1 - A_T(s')) * s'           (cycle: attention on s')
 
 with least-squares adversarial losses and L1 cycle losses (lambda_cyc = 10), the same for
-t. For the first ``attention_stop_epoch`` (30) epochs the discriminators see whole
-images. From then on the attention networks stop training and the discriminators see
+t. For the first ``attention_stop_epoch`` (30 of 100) epochs the discriminators see
+whole images. From then on the attention networks stop training and the discriminators see
 only attended regions, thresholded at tau = 0.1 and without instance normalisation:
 t_new = t where A_T(t) > tau else 0, s'_new = F_S->T(s) where A_S(s) > tau else 0.
 
@@ -17,12 +17,19 @@ c3s2-128, residual blocks r128, tc64s2, tc32s2, c7s1-3-T; attention network; 70x
 PatchGAN discriminator), lambda_cyc, tau, the epoch-30 switch and 100 epochs. From the
 authors' released code where the appendix is silent: 9 residual blocks in the
 generator, 1 in the attention network, the attention network's stride-2 first layer,
-no normalisation on the discriminator's first layer, the generator seeing the whole
-image, Adam with beta_1 0.5 and rate 2e-4 (1e-4 for horse<->zebra: a recipe setting),
-constant for half the epochs then linear decay to 0, and a pool of 50 that stores
-(image, mask) pairs. Stage switching is done with variables set by
-``callbacks.EpochSchedule``: the attention optimiser's rate drops to 0 (Adam then leaves
-the weights exactly as they are) and the discriminators' instance norms switch off.
+instance norm on every discriminator layer but the last, the first included (their
+latest code normalises c1 with the same switch as the others; an earlier version did
+not), the generator seeing the whole image, Adam with beta_1 0.5 and rate 2e-4 (1e-4
+for horse<->zebra: a recipe setting), constant for half the epochs then linear decay to
+0 (their rule, base * (1 - (epoch - half) / half), differs from CycleGAN's by one epoch
+in where the ramp starts; we use CycleGAN's rule for every model), and a pool of 50
+that stores (image, mask) pairs.
+
+The schedule belongs to the model and runs inside any ``fit``: ``attention_stop_epoch``
+unset is 30 % of the run (30 of the paper's 100 epochs); an explicit value the run never
+reaches is refused. From the stop on, the attention networks are out of the compiled
+step (no gradient, no optimiser step: their weights stay bit-identical) and the
+discriminators' instance norms switch off.
 
 Ablations of the paper's Table 2: ``cycle_loss=False``, ``reuse_attention=True`` (the
 cycle pass re-uses A_S(s) instead of A_T(s')), ``attention_a`` / ``attention_b`` False
@@ -38,7 +45,7 @@ from keras import ops
 
 from keras_attngan import losses
 from keras_attngan.layers import SwitchableInstanceNorm
-from keras_attngan.models.base import PACKAGE, TranslationGAN
+from keras_attngan.models.base import PACKAGE, Milestone, TranslationGAN
 from keras_attngan.networks import attention_net, patch_discriminator, resnet_generator
 
 
@@ -61,7 +68,7 @@ class UAG(TranslationGAN):
         attention_blocks: int = 1,
         gan_mode: str = "lsgan",
         lambda_cycle: float = 10.0,
-        attention_stop_epoch: int = 30,
+        attention_stop_epoch: int | None = None,
         threshold: float = 0.1,
         pool_size: int = 50,
         cycle_loss: bool = True,
@@ -78,7 +85,9 @@ class UAG(TranslationGAN):
         self.ngf, self.ndf, self.n_blocks = ngf, ndf, n_blocks
         self.attention_ngf, self.attention_blocks = attention_ngf, attention_blocks
         self.gan_mode, self.lambda_cycle = gan_mode, float(lambda_cycle)
-        self.attention_stop_epoch, self.threshold = int(attention_stop_epoch), float(threshold)
+        self.attention_stop_epoch = (None if attention_stop_epoch is None
+                                     else int(attention_stop_epoch))
+        self.threshold = float(threshold)
         self.cycle_loss, self.reuse_attention = bool(cycle_loss), bool(reuse_attention)
         self.attention_a, self.attention_b = bool(attention_a), bool(attention_b)
         self.masked_discriminator, self.stop_attention = (bool(masked_discriminator),
@@ -93,13 +102,15 @@ class UAG(TranslationGAN):
         self.attention_net_b = attention_net(channels, attention_ngf, attention_blocks,
                                              name="attention_b")
         self.discriminator_a = patch_discriminator(channels, ndf, norm="switchable_instance",
-                                                   name="discriminator_a")
+                                                   first_norm=True, name="discriminator_a")
         self.discriminator_b = patch_discriminator(channels, ndf, norm="switchable_instance",
-                                                   name="discriminator_b")
+                                                   first_norm=True, name="discriminator_b")
         # 1.0 once the discriminators see only attended regions (set by set_epoch).
         self.masked_stage = keras.Variable(0.0, trainable=False, name="masked_stage")
         # 1.0 once the attention networks stop training.
         self.attention_frozen = keras.Variable(0.0, trainable=False, name="attention_frozen")
+        # the same as a Python value, read when the step is traced
+        self._attention_stopped = False
         # The pools hold (mapped image, raw generator output, mask) for each fake.
         self.pool_a = self.make_pool("pool_a", channels=2 * channels + 1)
         self.pool_b = self.make_pool("pool_b", channels=2 * channels + 1)
@@ -134,22 +145,39 @@ class UAG(TranslationGAN):
                 + self.discriminator_b.trainable_variables)
 
     # ------------------------------------------------------------------- schedule
+    paper_attention_stop_epoch = 30
+
+    def schedule_epochs(self):
+        milestones = super().schedule_epochs()
+        if self.stop_attention or self.masked_discriminator:
+            milestones.append(Milestone(
+                "attention_stop_epoch", self.attention_stop_epoch,
+                self.paper_attention_stop_epoch,
+                "attention stops, discriminators see attended regions from epoch"))
+        return milestones
+
     @property
     def in_masked_stage(self) -> bool:
         return float(ops.convert_to_numpy(self.masked_stage)) > 0.5
 
     def set_epoch(self, epoch: int) -> None:
-        masked = epoch >= self.attention_stop_epoch
-        self.masked_stage.assign(1.0 if masked and self.masked_discriminator else 0.0)
-        self.attention_frozen.assign(1.0 if masked and self.stop_attention else 0.0)
+        stopped = (self.stop_attention or self.masked_discriminator) and \
+            epoch >= self.milestone("attention_stop_epoch")
+        self.masked_stage.assign(1.0 if stopped and self.masked_discriminator else 0.0)
+        self._attention_stopped = stopped and self.stop_attention
+        self.attention_frozen.assign(1.0 if self._attention_stopped else 0.0)
         for discriminator in (self.discriminator_a, self.discriminator_b):
             for layer in discriminator.layers:
                 if isinstance(layer, SwitchableInstanceNorm):
                     layer.enabled.assign(0.0 if self.in_masked_stage else 1.0)
 
     def learning_rate_gate(self, role: str) -> float:
-        frozen = float(ops.convert_to_numpy(self.attention_frozen)) > 0.5
-        return 0.0 if role == "attention" and frozen else 1.0
+        return 0.0 if role == "attention" and self._attention_stopped else 1.0
+
+    def schedule_logs(self):
+        return {**super().schedule_logs(),
+                "attention_stopped": float(ops.convert_to_numpy(self.attention_frozen)),
+                "masked_discriminator": float(ops.convert_to_numpy(self.masked_stage))}
 
     # ------------------------------------------------------------------ the model
     def _attention(self, x, domain: str, training=False):

@@ -13,7 +13,9 @@ eta ~ N(0, I); at inference z = mu. The objective (Eq. 2-8):
 with lambda0 = 10, lambda1 = 0.1, lambda2 = 100, lambda3 = 0.1, lambda4 = 100. The KL
 of a unit-variance Gaussian against N(0, I) is, up to constants, the mean of mu^2, as in
 the authors' code. Updates alternate: discriminators, then encoders and generators;
-Adam 1e-4, beta (0.5, 0.999), one image per domain per batch.
+Adam 1e-4, beta (0.5, 0.999), one image per domain per batch, at a constant rate: the
+paper states no decay (the authors' code halves the rate every 100k iterations; we
+follow the paper). ``decay_start`` gives a linear decay if wanted.
 
 From the paper: the objective and weights, weight sharing (n_shared = 1 by default; the
 paper's Fig. 2 ablates 1 to 4), encoders of three convolutions and four residual blocks,
@@ -22,7 +24,9 @@ discriminators, LeakyReLU. From the authors' code where the paper is silent: lay
 widths (64-128-256), 7x7 first convolution, instance norm, the mean-of-mu^2 KL, the
 non-saturating GAN loss. Their later master branch dropped the weight sharing; the
 paper's model shares, and so does this one (``n_shared=0`` turns it off, for the
-ablation). There is no image pool (the paper uses none): ``pool_size`` defaults to 0.
+ablation: each domain then owns all ``n_blocks`` blocks, so the networks keep their depth
+and only the tying goes, as in the paper's comparison of sharing depths). There is no
+image pool (the paper uses none): ``pool_size`` defaults to 0.
 """
 
 from __future__ import annotations
@@ -46,10 +50,10 @@ def kl_unit_gaussian(mu):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class UNIT(TranslationGAN):
     loss_names = ("d_1", "d_2", "gan_1", "gan_2", "recon_1", "recon_2", "kl",
-                  "cycle_1", "cycle_2")
+                  "cycle_kl", "cycle_1", "cycle_2")
     learning_rate = 1e-4
     paper_epochs = 100
-    paper_decay_start = 100  # the paper keeps the rate constant
+    paper_decay_start = 100  # the paper states no decay: a constant rate
 
     def __init__(
         self,
@@ -199,8 +203,12 @@ class UNIT(TranslationGAN):
                      + self.lambda_kl * loss["kl"]
                      + self.lambda_recon * (loss["recon_1"] + loss["recon_2"]))
             if self.cycle:
-                total += (self.lambda_cycle_kl * (kl_unit_gaussian(mu12)
-                                                  + kl_unit_gaussian(mu21))
+                # Eq. 7: lambda3 KL on q(z|x) and on q(z|x->), then lambda4 L1
+                loss["cycle_kl"] = (kl_unit_gaussian(mu1) + kl_unit_gaussian(mu2)
+                                    + kl_unit_gaussian(mu12) + kl_unit_gaussian(mu21))
+                total += (self.lambda_cycle_kl * loss["cycle_kl"]
                           + self.lambda_cycle * (loss["cycle_1"] + loss["cycle_2"]))
+            else:
+                loss["cycle_kl"] = tf.zeros(())
         self.apply_gradients(tape, total, "generator")
         return loss

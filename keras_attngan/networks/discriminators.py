@@ -12,17 +12,19 @@ def patch_discriminator(
     ndf: int = 64,
     n_layers: int = 3,
     norm: str = "instance",
+    first_norm: bool = False,
     name: str = "patch_discriminator",
 ) -> keras.Model:
     """PatchGAN discriminator (pix2pix/CycleGAN): one real/fake logit per image patch.
 
-    C64 (no norm), C128, C256 with stride 2, C512 stride 1, then a 1-channel conv; 4x4
-    kernels, zero padding 1, LeakyReLU 0.2. ``n_layers=3`` sees 70x70 patches. The output is
-    a raw score map (no sigmoid): the adversarial losses take logits or LSGAN scores.
+    C64 (no norm unless ``first_norm``), C128, C256 with stride 2, C512 stride 1, then a
+    1-channel conv; 4x4 kernels, zero padding 1, LeakyReLU 0.2. ``n_layers=3`` sees 70x70
+    patches. The output is a raw score map (no sigmoid): the adversarial losses take
+    logits or LSGAN scores.
     """
     inputs = keras.Input((None, None, channels), name="image")
-    x = conv_block(inputs, ndf, 4, strides=2, padding="zero", pad_amount=1, norm="none",
-                   act="leaky_relu")
+    x = conv_block(inputs, ndf, 4, strides=2, padding="zero", pad_amount=1,
+                   norm=norm if first_norm else "none", act="leaky_relu")
     mult = 1
     for n in range(1, n_layers):
         mult = min(2**n, 8)

@@ -1,5 +1,6 @@
-"""Callbacks: schedules that set variables between steps, sample grids, and the default
-set a training run uses (``default(model, log_dir)``)."""
+"""Callbacks: sample grids, and the default set a training run uses
+(``default(model, log_dir)``). The paper schedules are the model's own
+(``EpochSchedule``, which ``fit`` adds by itself); it is re-exported here."""
 
 from __future__ import annotations
 
@@ -11,60 +12,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_attngan.models.base import TranslationGAN
+from keras_attngan.models.base import EpochSchedule
 from keras_attngan.training.strategy import is_chief
-
-
-class EpochSchedule(keras.callbacks.Callback):
-    """Drives the schedules a model's paper prescribes: ``model.set_epoch(epoch)`` at each
-    epoch's start (UAG's attention stop, AGGAN's curriculum, SAT's stages),
-    ``model.after_step()`` after each step (SAT's adaptive lambda), and adds
-    ``model.schedule_logs()`` to each epoch's logs. Put it before ``LinearDecay``, whose
-    rates may depend on the stage."""
-
-    def __init__(self):
-        super().__init__()
-        self._per_step = None
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.model.set_epoch(epoch)
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._per_step is None:  # skip the per-step call for models without one
-            self._per_step = type(self.model).after_step is not TranslationGAN.after_step
-        if self._per_step:
-            self.model.after_step()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs.update(self.model.schedule_logs())
-
-
-class LinearDecay(keras.callbacks.Callback):
-    """Constant learning rate until ``decay_start``, then linear decay to 0 at ``epochs``.
-
-    The reference's rule: factor = 1 - max(0, epoch + 1 - decay_start) /
-    (epochs - decay_start + 1), set at the start of each (0-based) epoch. It is a function
-    of the epoch alone, so a resumed run picks the right rate.
-    """
-
-    def __init__(self, epochs: int, decay_start: int):
-        super().__init__()
-        if not 0 <= decay_start <= epochs:
-            raise ValueError(f"decay_start={decay_start} must lie in [0, epochs={epochs}].")
-        self.epochs, self.decay_start = int(epochs), int(decay_start)
-
-    def factor(self, epoch: int) -> float:
-        return 1.0 - max(0, epoch + 1 - self.decay_start) / float(
-            self.epochs - self.decay_start + 1)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.model.set_learning_rate_factor(self.factor(epoch))
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["learning_rate"] = float(keras.ops.convert_to_numpy(
-                self.model.generator_optimizer.learning_rate))
 
 
 def image_grid(rows: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -148,30 +97,23 @@ def default(
     model: keras.Model,
     log_dir: str,
     samples=None,
-    epochs: int | None = None,
-    decay_start: int | None = None,
     backup_freq: int | str = "epoch",
     checkpoint: bool = True,
     sample_every: int = 1,
 ) -> list[keras.callbacks.Callback]:
     """The callbacks of a training run in folder ``log_dir``.
 
-    - ``backup/``: BackupAndRestore (weights, optimiser state, epoch), so a run killed at
-      any point resumes from its last backup when started again with the same folder;
-      ``backup_freq`` is "epoch" or a number of steps.
-    - the model's epoch schedule (stage switches) and linear learning-rate decay (the
-      model's paper schedule unless ``epochs`` / ``decay_start`` are given), logged as
-      ``learning_rate``;
+    - ``backup/``: BackupAndRestore (weights, optimiser state, schedule variables, epoch),
+      so a run killed at any point resumes from its last backup when started again with
+      the same folder; ``backup_freq`` is "epoch" or a number of steps;
+    - the model's paper schedule (``EpochSchedule``; ``fit`` would add it anyway, and
+      never twice): stages, curricula and the learning rate, logged in ``history``;
     - TensorBoard scalars (``train/``) and sample grids (``images/``), and the same grid
       as ``samples/epoch_NNNN.png`` (needs ``samples``: an unpaired dataset or (a, b));
     - ``model.keras`` after every epoch; TerminateOnNaN.
 
     On workers other than the chief of a multi-worker run, files go to a temporary folder.
     """
-    epochs = epochs or model.paper_epochs
-    if decay_start is None:
-        decay_start = min(model.paper_decay_start, epochs) if epochs == model.paper_epochs \
-            else epochs // 2
     if not is_chief():
         log_dir = tempfile.mkdtemp(prefix="attngan_worker_")
     os.makedirs(log_dir, exist_ok=True)
@@ -180,7 +122,6 @@ def default(
                                          save_freq=backup_freq, delete_checkpoint=False,
                                          double_checkpoint=True),
         EpochSchedule(),
-        LinearDecay(epochs, decay_start),
         keras.callbacks.TerminateOnNaN(),
     ]
     if samples is not None:
