@@ -41,6 +41,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     os.makedirs(args.out, exist_ok=True)
     config_path = os.path.join(args.out, RUN_CONFIG)
     hparams = {"image_size": args.image_size, **_hparams(args.set)}
+    if args.decay_start is not None:
+        hparams["decay_start"] = args.decay_start
+    if args.epochs is None:  # the chosen model's paper schedule
+        args.epochs = kag.models.get_class(args.model).paper_epochs
     run = {"model": args.model, "hparams": hparams, "epochs": args.epochs,
            "decay_start": args.decay_start, "batch_size": args.batch_size,
            "data_a": str(args.data_a), "data_b": str(args.data_b)}
@@ -77,7 +81,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model.compile(**({"learning_rate": args.lr} if args.lr else {}),
                       jit_compile=args.jit_compile)
     callbacks = kag.callbacks.default(
-        model, args.out, samples=samples, epochs=args.epochs, decay_start=args.decay_start,
+        model, args.out, samples=samples,
         backup_freq=args.backup_freq if args.backup_freq == "epoch" else int(args.backup_freq),
     )
     print(f"attngan: training {args.model} for {args.epochs} epochs of "
@@ -202,11 +206,11 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
     model = kag.models.build("uag", image_size=64, ngf=args.ngf, ndf=args.ngf,
                              attention_ngf=args.ngf, n_blocks=args.blocks,
                              lambda_cycle=args.lambda_cycle,
-                             attention_stop_epoch=max(1, args.epochs // 2))
+                             attention_stop_epoch=max(1, args.epochs // 2),
+                             decay_start=args.epochs // 2)
     model.compile(learning_rate=args.lr)
     samples = (test_a.astype("float32") / 127.5 - 1, test_b.astype("float32") / 127.5 - 1)
-    callbacks = kag.callbacks.default(model, args.out, samples=samples, epochs=args.epochs,
-                                      decay_start=args.epochs // 2)
+    callbacks = kag.callbacks.default(model, args.out, samples=samples)
     print(f"attngan demo: UAG on {len(a)}+{len(b)} generated 64 px images "
           "(A: red discs, B: blue discs, same kind of background), "
           f"{args.epochs} epochs.")
@@ -291,9 +295,12 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--image-size", type=int, default=256)
     t.add_argument("--load-size", type=int, default=None,
                    help="resize before the random crop (default image_size * 286/256)")
-    t.add_argument("--epochs", type=int, default=200)
+    t.add_argument("--epochs", type=int, default=None,
+                   help="default: the model's paper epochs (cyclegan, aggan 200; uag, unit, "
+                        "dagan 100; sat 30); the schedule scales with the run")
     t.add_argument("--decay-start", type=int, default=None,
-                   help="epoch where linear LR decay to 0 starts (default: half of --epochs)")
+                   help="epoch where linear LR decay to 0 starts (default: the paper's "
+                        "proportion of --epochs; = --epochs for none)")
     t.add_argument("--batch-size", type=int, default=1, help="global batch size")
     t.add_argument("--lr", type=float, default=None, help="learning rate (paper default)")
     t.add_argument("--set", action="append", metavar="NAME=VALUE",
