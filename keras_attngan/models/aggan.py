@@ -186,6 +186,17 @@ class AGGAN(TranslationGAN):
         return losses.generator_adversarial(discriminator(images, training=True),
                                             self.gan_mode)
 
+    def generator_objective(self, loss, r):
+        """Eq. 9: (1 - r) (lambda_gan GAN + lambda_tv TV) + r (lambda_cycle cycle +
+        lambda_pixel pixel), without the terms the ablation switches turn off."""
+        adversarial = self.lambda_gan * loss["g_gan"]
+        if self.attention_loss:
+            adversarial += self.lambda_tv * loss["tv"]
+        reconstruction = self.lambda_cycle * loss["cycle"]
+        if self.pixel_loss:
+            reconstruction += self.lambda_pixel * loss["pixel"]
+        return (1.0 - r) * adversarial + r * reconstruction
+
     def _generator_step(self, real_x, real_y):
         r = ops.cast(self.reconstruction_weight, "float32")
         with tf.GradientTape() as tape:
@@ -208,13 +219,7 @@ class AGGAN(TranslationGAN):
                 "pixel": losses.l1(fake_y, real_x) + losses.l1(fake_x, real_y),
                 "tv": losses.total_variation(mask_y) + losses.total_variation(mask_x),
             }
-            adversarial = self.lambda_gan * loss["g_gan"]
-            if self.attention_loss:
-                adversarial += self.lambda_tv * loss["tv"]
-            reconstruction = self.lambda_cycle * loss["cycle"]
-            if self.pixel_loss:
-                reconstruction += self.lambda_pixel * loss["pixel"]
-            total = (1.0 - r) * adversarial + r * reconstruction
+            total = self.generator_objective(loss, r)
         self.apply_gradients(tape, total, "generator")
         fakes = {"x": ops.concatenate([fake_x, mask_x], -1),
                  "y": ops.concatenate([fake_y, mask_y], -1)}

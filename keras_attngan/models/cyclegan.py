@@ -92,6 +92,13 @@ class CycleGAN(TranslationGAN):
                                             self.pool_b.query(fake_b))
         return self.track({**g_losses, **d_losses})
 
+    def generator_objective(self, loss):
+        """GAN terms + lambda_cycle cycle + lambda_cycle * lambda_identity identity (the
+        reference's identity weight is relative to the cycle weight)."""
+        return (loss["g_a2b"] + loss["g_b2a"]
+                + self.lambda_cycle * (loss["cycle_a"] + loss["cycle_b"])
+                + self.lambda_cycle * self.lambda_identity * (loss["idt_a"] + loss["idt_b"]))
+
     def _generator_step(self, real_a, real_b):
         with tf.GradientTape() as tape:
             fake_b = self.generator_a2b(real_a, training=True)
@@ -106,18 +113,15 @@ class CycleGAN(TranslationGAN):
                 "cycle_b": losses.cycle_consistency(
                     self.generator_a2b(fake_a, training=True), real_b),
             }
-            total = loss["g_a2b"] + loss["g_b2a"] + self.lambda_cycle * (
-                loss["cycle_a"] + loss["cycle_b"])
             if self.lambda_identity > 0:
                 # G_a2b should leave B images alone (and G_b2a A images): keeps colours.
                 loss["idt_a"] = losses.identity(self.generator_a2b(real_b, training=True),
                                                 real_b)
                 loss["idt_b"] = losses.identity(self.generator_b2a(real_a, training=True),
                                                 real_a)
-                total += self.lambda_cycle * self.lambda_identity * (
-                    loss["idt_a"] + loss["idt_b"])
             else:
                 loss["idt_a"] = loss["idt_b"] = tf.zeros(())
+            total = self.generator_objective(loss)
         self.apply_gradients(tape, total, "generator")
         return loss, fake_a, fake_b
 

@@ -179,6 +179,17 @@ class UNIT(TranslationGAN):
         self.apply_gradients(tape, total, "discriminator")
         return loss
 
+    def generator_objective(self, loss):
+        """Eq. 2-8 for the encoders and generators: lambda0 GAN + lambda1 KL + lambda2 L1
+        (VAEs) + lambda3 KL + lambda4 L1 (cycle, unless ``cycle=False``)."""
+        total = (self.lambda_gan * (loss["gan_1"] + loss["gan_2"])
+                 + self.lambda_kl * loss["kl"]
+                 + self.lambda_recon * (loss["recon_1"] + loss["recon_2"]))
+        if self.cycle:
+            total += (self.lambda_cycle_kl * loss["cycle_kl"]
+                      + self.lambda_cycle * (loss["cycle_1"] + loss["cycle_2"]))
+        return total
+
     def _generator_step(self, x1, x2):
         with tf.GradientTape() as tape:
             mu1, mu2 = self.encode(x1, 1, True), self.encode(x2, 2, True)
@@ -198,17 +209,10 @@ class UNIT(TranslationGAN):
                 "kl": kl_unit_gaussian(mu1) + kl_unit_gaussian(mu2),
                 "cycle_1": losses.cycle_consistency(x121, x1),
                 "cycle_2": losses.cycle_consistency(x212, x2),
-            }
-            total = (self.lambda_gan * (loss["gan_1"] + loss["gan_2"])
-                     + self.lambda_kl * loss["kl"]
-                     + self.lambda_recon * (loss["recon_1"] + loss["recon_2"]))
-            if self.cycle:
                 # Eq. 7: lambda3 KL on q(z|x) and on q(z|x->), then lambda4 L1
-                loss["cycle_kl"] = (kl_unit_gaussian(mu1) + kl_unit_gaussian(mu2)
-                                    + kl_unit_gaussian(mu12) + kl_unit_gaussian(mu21))
-                total += (self.lambda_cycle_kl * loss["cycle_kl"]
-                          + self.lambda_cycle * (loss["cycle_1"] + loss["cycle_2"]))
-            else:
-                loss["cycle_kl"] = tf.zeros(())
+                "cycle_kl": kl_unit_gaussian(mu1) + kl_unit_gaussian(mu2)
+                + kl_unit_gaussian(mu12) + kl_unit_gaussian(mu21),
+            }
+            total = self.generator_objective(loss)
         self.apply_gradients(tape, total, "generator")
         return loss
