@@ -39,7 +39,7 @@ def main() -> None:
                                  vgg_weights=args.vgg_weights)
         model.compile()
     model.fit(dataset, epochs=args.epochs, callbacks=kag.callbacks.default(
-        model, args.out, samples=samples, epochs=args.epochs))
+        model, args.out, samples=samples))
     model.save(os.path.join(args.out, "model.keras"))
     accuracy = kag.metrics.paired_pixel_accuracy(model, val_photos, val_maps,
                                                  args.image_size, tolerance=12, mode="sum")

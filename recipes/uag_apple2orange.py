@@ -2,8 +2,8 @@
 
     python recipes/uag_apple2orange.py [--data-a DIR --data-b DIR] [--resume]
 
-As uag_horse2zebra.py, with Adam 2e-4 (the authors' rate outside horse<->zebra) and
-tensorflow-datasets' cycle_gan/apple2orange.
+As uag_horse2zebra.py (100 epochs, decay from 50, attention stop at epoch 30, Adam
+1e-4: the authors' configs/exp_02.json) on tensorflow-datasets' cycle_gan/apple2orange.
 """
 
 import sys
@@ -14,7 +14,8 @@ RECIPE = ["train", "--model", "uag",
           "--data-a", "cycle_gan/apple2orange:trainA",
           "--data-b", "cycle_gan/apple2orange:trainB",
           "--image-size", "256", "--load-size", "286", "--batch-size", "1",
-          "--epochs", "100", "--decay-start", "50", "--lr", "2e-4", "--seed", "0",
+          "--epochs", "100", "--decay-start", "50", "--lr", "1e-4", "--seed", "0",
+          "--set", "attention_stop_epoch=30",
           "--out", "runs/uag_apple2orange"]
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 
     python recipes/uag_horse2zebra.py [--data-a DIR --data-b DIR] [--resume]
 
-256 px crops of 286 px images, batch 1, 100 epochs (50 constant + 50 linear decay), Adam
-1e-4 (the authors' rate for horse<->zebra), LSGAN, lambda_cyc 10, attention stops and
-discriminators see attended regions (tau 0.1) from epoch 30. Data: tensorflow-datasets'
-cycle_gan/horse2zebra (network needed for the first download; offline the error says how
-to point at local folders instead).
+The paper's and the authors' settings (their configs/exp_01.json and main.py): 256 px
+crops of 286 px images with horizontal flips, batch 1, 100 epochs (50 constant + 50
+linear decay), Adam 1e-4, LSGAN, lambda_cyc 10; the attention stops and the
+discriminators see attended regions (tau 0.1) from epoch 30, an absolute epoch in the
+authors' code, so it is given as such (not scaled with --epochs). Deviation: the decay
+ramp follows CycleGAN's rule, one epoch off the authors' (see the UAG docstring).
+Data: tensorflow-datasets' cycle_gan/horse2zebra (network needed for the first
+download; offline the error says how to point at local folders instead).
 """
 
 import sys
@@ -17,6 +20,7 @@ RECIPE = ["train", "--model", "uag",
           "--data-a", "cycle_gan/horse2zebra:trainA", "--data-b", "cycle_gan/horse2zebra:trainB",
           "--image-size", "256", "--load-size", "286", "--batch-size", "1",
           "--epochs", "100", "--decay-start", "50", "--lr", "1e-4", "--seed", "0",
+          "--set", "attention_stop_epoch=30",
           "--out", "runs/uag_horse2zebra"]
 
 if __name__ == "__main__":

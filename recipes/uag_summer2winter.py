@@ -1,6 +1,8 @@
 """UAG summer -> winter (Yosemite) without the attention-guided discriminator, as the
 paper's appendix does for scene-wide translations: whole-image discriminators
-throughout (``masked_discriminator=False``); the attention networks still stop at 30.
+throughout (``masked_discriminator=False``); the attention networks still stop at epoch
+30. 200 epochs (100 constant + 100 linear decay) and Adam 2e-4, as the authors'
+configs/exp_05.json for this data set; 256 px crops of 286 px, flips, batch 1.
 
     python recipes/uag_summer2winter.py [--data-a DIR --data-b DIR] [--resume]
 """
@@ -13,7 +15,8 @@ RECIPE = ["train", "--model", "uag", "--set", "masked_discriminator=false",
           "--data-a", "cycle_gan/summer2winter_yosemite:trainA",
           "--data-b", "cycle_gan/summer2winter_yosemite:trainB",
           "--image-size", "256", "--load-size", "286", "--batch-size", "1",
-          "--epochs", "100", "--decay-start", "50", "--lr", "2e-4", "--seed", "0",
+          "--epochs", "200", "--decay-start", "100", "--lr", "2e-4", "--seed", "0",
+          "--set", "attention_stop_epoch=30",
           "--out", "runs/uag_summer2winter"]
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def main() -> None:
             model = kag.models.build("unit", image_size=args.image_size)
             model.compile()
         model.fit(dataset, epochs=args.epochs, callbacks=kag.callbacks.default(
-            model, args.out, samples=samples, epochs=args.epochs))
+            model, args.out, samples=samples))
         model.save(os.path.join(args.out, "model.keras"))
     accuracy = kag.metrics.paired_pixel_accuracy(model, val_photos, val_maps,
                                                  args.image_size, tolerance=16, mode="max")

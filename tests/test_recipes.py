@@ -21,9 +21,9 @@ def load(name):
 
 @pytest.mark.parametrize("name, model, lr, extra", [
     ("cyclegan_horse2zebra", "cyclegan", None, []),
-    ("uag_horse2zebra", "uag", 1e-4, []),
-    ("uag_apple2orange", "uag", 2e-4, []),
-    ("uag_summer2winter", "uag", 2e-4, ["masked_discriminator=false"]),
+    ("uag_horse2zebra", "uag", 1e-4, ["attention_stop_epoch=30"]),
+    ("uag_apple2orange", "uag", 1e-4, ["attention_stop_epoch=30"]),
+    ("uag_summer2winter", "uag", 2e-4, ["masked_discriminator=false", "attention_stop_epoch=30"]),
 ])
 def test_recipe_arguments(name, model, lr, extra):
     args = cli.parser().parse_args(load(name).RECIPE)
@@ -139,3 +139,57 @@ def test_dagan_digits_recipe_loads_mock_data_and_fails_clearly_offline(monkeypat
     monkeypatch.setattr(tfds, "load", offline)
     with pytest.raises(DataError, match="svhn_cropped"):
         recipe.digits("svhn_cropped", "train")
+
+
+class _Captured(Exception):
+    pass
+
+
+def _capture_unpaired(monkeypatch):
+    """Makes kag.data.unpaired record its arguments and stop the recipe there."""
+    seen = {}
+
+    def unpaired(a, b, **kwargs):
+        seen.update(kwargs, a=a, b=b)
+        raise _Captured
+
+    monkeypatch.setattr(kag.data, "unpaired", unpaired)
+    return seen
+
+
+def test_digit_recipes_do_not_flip_digits_and_keep_test_digits_out(monkeypatch, tmp_path):
+    import numpy as np
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    seen = _capture_unpaired(monkeypatch)
+    monkeypatch.setattr("sys.argv", ["dagan_svhn_mnist"])
+    with tfds.testing.mock_data(num_examples=4), pytest.raises(_Captured):
+        load("dagan_svhn_mnist").main()
+    assert seen["augment"] is False and seen["labels_a"] is not None
+
+    for split, value in (("train", 10), ("test", 200)):
+        for label in (1, 2):
+            folder = tmp_path / "usps" / split / str(label)
+            folder.mkdir(parents=True)
+            tf.io.write_file(str(folder / "x.png"),
+                             tf.io.encode_png(np.full((16, 16, 1), value, np.uint8)))
+    seen.clear()
+    monkeypatch.setattr("sys.argv", ["sat_mnist_usps", "--target-dir",
+                                     str(tmp_path / "usps")])
+    with tfds.testing.mock_data(num_examples=4), pytest.raises(_Captured):
+        load("sat_mnist_usps").main()
+    assert seen["augment"] is False
+    assert np.all(seen["b"] == 10)  # SAT's target side holds only the train/ digits
+
+
+def test_celeba_recipe_crops_faces_and_picks_at_random():
+    import tensorflow_datasets as tfds
+
+    recipe = load("aggan_celeba_smile")
+    with tfds.testing.mock_data(num_examples=20):
+        first, _ = recipe.domains(count=3, seed=0)
+        again, _ = recipe.domains(count=3, seed=0)
+        shapes = [tuple(image.shape) for image in first]
+        assert [i.numpy().tobytes() for i in first] == [i.numpy().tobytes() for i in again]
+    assert shapes and all(s[:2] == (178, 178) for s in shapes)
