@@ -21,6 +21,10 @@ from keras_attngan.metrics.distribution import (
     fid_from_features, frechet_distance, inception_score, kid_from_features,
     polynomial_mmd2,
 )
+from keras_attngan.metrics.scoring import (
+    METRICS, EvaluationError, SavedModelTranslator, default_metrics, evaluate,
+    format_table, load_translator, real_image_features,
+)
 from keras_attngan.metrics.features import (
     RANDOM_INIT, FeatureExtractor, compute_features, feature_extractor, frozen_graph,
     inception_v3, softmax,
@@ -31,11 +35,12 @@ from keras_attngan.metrics.image import (
 )
 
 __all__ = [
-    "RANDOM_INIT", "SAT_TOLERANCE", "UNIT_TOLERANCE", "FeatureExtractor",
-    "classifier_accuracy", "compute_features", "digit_classifier",
-    "domain_adaptation_accuracy", "feature_extractor", "fid_from_features",
-    "frechet_distance", "frozen_graph", "inception_score", "inception_v3",
-    "kid_from_features", "mask_iou", "mse", "paired_pixel_accuracy", "pixel_accuracy",
-    "polynomial_mmd2", "psnr", "softmax", "ssim", "train_classifier",
+    "METRICS", "RANDOM_INIT", "SAT_TOLERANCE", "UNIT_TOLERANCE", "EvaluationError",
+    "FeatureExtractor", "SavedModelTranslator", "classifier_accuracy", "compute_features",
+    "default_metrics", "digit_classifier", "domain_adaptation_accuracy", "evaluate",
+    "feature_extractor", "fid_from_features", "format_table", "frechet_distance",
+    "frozen_graph", "inception_score", "inception_v3", "kid_from_features",
+    "load_translator", "mask_iou", "mse", "paired_pixel_accuracy", "pixel_accuracy",
+    "polynomial_mmd2", "psnr", "real_image_features", "softmax", "ssim", "train_classifier",
     "translated_accuracy",
 ]

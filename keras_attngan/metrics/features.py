@@ -147,12 +147,12 @@ def inception_v3(weights: str | None = "imagenet", option: str = "weights"
                 "the _notop file has no logits).") from error
         raise WeightsUnavailableError(
             "Could not download the InceptionV3 ImageNet weights for KID/FID/IS "
-            f"({type(error).__name__}: {error}). Without network access pass "
-            f"{_option_text(option)} a local copy of "
-            "inception_v3_weights_tf_dim_ordering_tf_kernels.h5 (from the keras-applications "
-            "releases; Keras caches it in ~/.keras/models) or the reference FID graph "
-            "classify_image_graph_def.pb; 'none' (random initialisation) is for tests "
-            "only and its numbers mean nothing.") from error
+            f"({type(error).__name__}: {error}). Without network access, give a local "
+            "copy of inception_v3_weights_tf_dim_ordering_tf_kernels.h5 (from the "
+            "keras-applications releases; Keras caches it in ~/.keras/models) or of the "
+            "reference FID graph classify_image_graph_def.pb with "
+            f"{_option_text(option)}; 'none' (random initialisation) is for tests only and "
+            "its numbers mean nothing.") from error
     pool3 = base.get_layer("avg_pool").output
     model = keras.Model(base.inputs, {"features": pool3, "logits": base.output},
                         name="inception_v3_features")
