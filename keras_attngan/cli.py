@@ -1,4 +1,4 @@
-"""``attngan train | translate | export | demo | bench``."""
+"""``attngan train | translate | export | evaluate | demo | bench``."""
 
 from __future__ import annotations
 
@@ -84,6 +84,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model, args.out, samples=samples,
         backup_freq=args.backup_freq if args.backup_freq == "epoch" else int(args.backup_freq),
     )
+    callbacks += _evaluation_callbacks(args, model)
     print(f"attngan: training {args.model} for {args.epochs} epochs of "
           f"{int(dataset.cardinality())} steps on {strategy.num_replicas_in_sync} "
           f"replica(s); run folder {args.out}")
@@ -245,6 +246,155 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
             "background_change": background_change}
 
 
+# -------------------------------------------------------------------------- evaluate
+def _fail_verb(verb: str, message: str) -> None:
+    print(f"attngan {verb}: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _inception_weights(value: str | None) -> str | None:
+    """--inception-weights: "imagenet", "none" (random init, tests only) or a path."""
+    if value is None or value == "imagenet":
+        return "imagenet"
+    return None if value.lower() == "none" else value
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    """``attngan evaluate``: scores a trained model on test data; prints a table and
+    writes ``eval.json`` (and the best/worst grid) into ``--out``."""
+    from keras_attngan.data import DataError
+    from keras_attngan.metrics import EvaluationError
+    from keras_attngan.networks.vgg import WeightsUnavailableError
+
+    try:
+        return _evaluate(args)
+    except (DataError, EvaluationError, FileNotFoundError, WeightsUnavailableError,
+            ValueError, TypeError) as error:
+        _fail_verb("evaluate", str(error))
+
+
+def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    import keras_attngan as kag
+    from keras_attngan.metrics import scoring
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] \
+        if args.metrics else None
+    unknown = [m for m in metrics or () if m not in scoring.METRICS]
+    if unknown:  # before loading anything
+        _fail_verb("evaluate", f"unknown metric(s) {', '.join(unknown)}; known: "
+                               f"{', '.join(scoring.METRICS)}.")
+    model, info = scoring.load_translator(args.checkpoint)
+    direction = args.direction or model.directions[0]
+    if direction not in model.directions:
+        _fail_verb("evaluate", f"the model translates {', '.join(model.directions)}; got "
+                               f"--direction {direction}.")
+    source_side, target_side = direction[0], direction[-1]
+    data = {"a": args.data_a, "b": args.data_b}
+    if data[source_side] is None:
+        _fail_verb("evaluate", f"{direction} translates domain {source_side.upper()}: pass "
+                               f"its test images with --data-{source_side}.")
+    chosen = metrics or scoring.default_metrics(info.get("name"), args.pairs is not None,
+                                                args.masks is not None)
+    distribution_metrics = [m for m in chosen if scoring.METRICS[m]["needs"] == "unpaired"]
+    if data[target_side] is None and [m for m in distribution_metrics if m != "is"]:
+        _fail_verb("evaluate", f"{', '.join(distribution_metrics)} compare the translations "
+                               f"with real images of domain {target_side.upper()}: pass "
+                               f"--data-{target_side}, or choose --metrics without them.")
+    if args.feature_network and args.inception_weights is not None:
+        _fail_verb("evaluate", "--feature-network replaces InceptionV3; drop "
+                               "--inception-weights.")
+    out = args.out or os.path.join(
+        os.path.dirname(info["path"]) if info["format"] == "keras" else ".", "eval")
+    report = scoring.evaluate(
+        model, args.data_a, args.data_b, direction=direction, metrics=chosen,
+        pairs=args.pairs, masks=args.masks, network=args.feature_network,
+        weights=_inception_weights(args.inception_weights), option="--inception-weights",
+        image_size=args.image_size,
+        batch_size=args.batch_size, kid_subsets=args.kid_subsets,
+        kid_subset_size=args.kid_subset_size, is_splits=args.is_splits, seed=args.seed,
+        grid=args.grid, progress=bool(args.verbose), model_info=info)
+    os.makedirs(out, exist_ok=True)
+    record = scoring.to_json(report)
+    record["arguments"] = {k: v for k, v in vars(args).items() if k != "func"}
+    grid_path = None
+    if report["grid"] is not None:
+        from keras_attngan.training.callbacks import write_png
+
+        grid_path = os.path.join(out, "best_worst.png")
+        write_png(grid_path, report["grid"])
+    record["grid"] = grid_path
+    json_path = os.path.join(out, "eval.json")
+    with open(json_path, "w") as f:
+        json.dump(record, f, indent=2, ensure_ascii=False)
+    features = report["feature_network"]
+    sizes = report["sizes"]
+    print(f"attngan evaluate: {info.get('name') or info.get('class') or info['format']} "
+          f"from {info['path']}, {direction}, {sizes['translated']} test image(s) at "
+          f"{sizes['image_size']} px" + (f" against {sizes['real']} real" if sizes["real"]
+                                         else ""))
+    if features:
+        print(f"  features: {features['description']}"
+              + (" -- not comparable with published figures" if features["random_init"]
+                 else ""))
+    print(kag.metrics.format_table(report))
+    for note in report["notes"]:
+        print(f"  note: {note}")
+    if grid_path:
+        columns = "input | translation" + (" | target" if args.pairs else "") + (
+            " | mask" if info.get("has_attention") else "") + (
+            " | true mask" if args.masks else "")
+        print(f"  best {args.grid} then worst {args.grid} by {report['grid_ranked_by']} "
+              f"({columns}): {grid_path}")
+    print(f"  report: {json_path}")
+    report["json_path"], report["grid_path"] = json_path, grid_path
+    return report
+
+
+def _add_train_evaluation_arguments(t: argparse.ArgumentParser) -> None:
+    g = t.add_argument_group("evaluation during training (KID or FID on held-out images)")
+    g.add_argument("--eval-data-a", default=None,
+                   help="held-out images of domain A (as --data-a); turns evaluation on")
+    g.add_argument("--eval-data-b", default=None, help="held-out images of domain B")
+    g.add_argument("--eval-every", type=int, default=None,
+                   help="epochs between evaluations (default 1 with --eval-data-a/b)")
+    g.add_argument("--eval-metric", choices=("kid", "fid"), default="kid")
+    g.add_argument("--eval-direction", default=None, help="default: the model's first")
+    g.add_argument("--inception-weights", default=None,
+                   help="imagenet (default, downloaded by Keras), PATH (Keras .h5 or the "
+                        "reference classify_image_graph_def.pb) or none (random init, "
+                        "tests only)")
+    g.add_argument("--eval-feature-network", default=None,
+                   help="a .keras model to use as the feature network instead")
+    g.add_argument("--kid-subset-size", type=int, default=50)
+
+
+def _evaluation_callbacks(args: argparse.Namespace, model) -> list:
+    """``PeriodicEvaluation`` when train's --eval-* flags ask for it."""
+    from keras_attngan.training.evaluation import PeriodicEvaluation
+
+    held_out = (args.eval_data_a, args.eval_data_b)
+    if not any(held_out):
+        if args.eval_every:
+            _fail("--eval-every needs held-out images: --eval-data-a and --eval-data-b.")
+        return []
+    if not all(held_out):
+        _fail("evaluation during training compares translations with real images of the "
+              "other domain: pass both --eval-data-a and --eval-data-b.")
+    if args.eval_every is not None and args.eval_every < 1:
+        _fail(f"--eval-every must be a positive number of epochs; got {args.eval_every}.")
+    if args.eval_feature_network and args.inception_weights is not None:
+        _fail("--eval-feature-network replaces InceptionV3; drop --inception-weights.")
+    callback = PeriodicEvaluation(
+        args.eval_data_a, args.eval_data_b, every=args.eval_every or 1,
+        metric=args.eval_metric, direction=args.eval_direction, log_dir=args.out,
+        network=args.eval_feature_network, weights=_inception_weights(
+            args.inception_weights), option="--inception-weights",
+        kid_subset_size=args.kid_subset_size, seed=args.seed or 0)
+    print(f"attngan: held-out {args.eval_metric.upper()} every {callback.every} epoch(s) "
+          f"with {callback.extractor.description}; best model -> {callback.best_path}")
+    return [callback]
+
+
 # --------------------------------------------------------------------------- bench
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     from keras_attngan import bench as benchmarks
@@ -267,6 +417,17 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             print(f"{row['format']:<18} median {row['seconds']:.3f} s/image, "
                   f"{row['speedup_vs_keras']:.2f}x Keras predict"
                   + (f", {row['bytes'] / 1e6:.1f} MB" if row.get("bytes") else ""))
+    elif args.what == "evaluate":
+        weights = _inception_weights(args.inception_weights or "none")
+        result = benchmarks.bench_evaluate(images=args.steps, image_size=args.image_size,
+                                           batch_size=args.batch_size, weights=weights)
+        print(f"feature extraction, {result['network']}: {result['images_per_second']:.1f} "
+              f"images/s at {result['image_size']} px, batch {result['batch_size']} "
+              f"({result['images']} images in {result['seconds']:.1f} s, "
+              f"{result['cpu_count']} CPUs); peak RSS {result['peak_rss_mb']:.0f} MB after "
+              f"{result['images']} images, {result['peak_rss_mb_after_first_pass']:.0f} MB "
+              f"after {result['first_pass_images']} (the images as float32 would be "
+              f"{result['images_as_float32_mb']:.0f} MB)")
     else:
         result = benchmarks.bench_data(image_size=args.image_size, pairs=args.steps,
                                        batch_size=args.batch_size, folder=args.folder)
@@ -280,6 +441,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------- main
 def parser() -> argparse.ArgumentParser:
+    from keras_attngan.metrics.scoring import METRICS
     from keras_attngan.models.registry import available
 
     p = argparse.ArgumentParser(
@@ -315,6 +477,7 @@ def parser() -> argparse.ArgumentParser:
                    help="leave undecodable image files out (counted) instead of failing")
     t.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
     t.add_argument("--verbose", type=int, default=1, help="Keras verbosity: 1 progress bar")
+    _add_train_evaluation_arguments(t)
     t.set_defaults(func=train)
 
     r = sub.add_parser("translate", help="translate images with a trained model")
@@ -338,6 +501,44 @@ def parser() -> argparse.ArgumentParser:
                    help="saved_model: largest image side accepted")
     e.set_defaults(func=export)
 
+    v = sub.add_parser("evaluate", help="score a trained model on test data (KID, FID, IS, "
+                                        "PSNR, SSIM, pixel accuracy, mask IoU)")
+    v.add_argument("--checkpoint", required=True,
+                   help="a .keras file, a run folder (with model.keras) or a SavedModel")
+    v.add_argument("--data-a", default=None,
+                   help="test images of domain A: folder, tfds 'name:split' (e.g. "
+                        "cycle_gan/horse2zebra:testA)")
+    v.add_argument("--data-b", default=None, help="test images of domain B")
+    v.add_argument("--direction", default=None, help="a2b (default: the model's first) or b2a")
+    v.add_argument("--metrics", default=None,
+                   help="comma-separated, from: " + ", ".join(METRICS) + " (default: "
+                        "kid; + is for dagan; + psnr, mse, ssim and the maps pixel accuracy "
+                        "of unit/sat with --pairs; + mask_iou with --masks)")
+    v.add_argument("--pairs", default=None,
+                   help="the true target of each source image, same order (paired metrics)")
+    v.add_argument("--masks", default=None,
+                   help="ground-truth object masks of the source images, same order "
+                        "(white = object), for mask_iou")
+    v.add_argument("--out", default=None,
+                   help="folder for eval.json and best_worst.png (default: RUN/eval)")
+    v.add_argument("--inception-weights", default=None,
+                   help="imagenet (default, downloaded by Keras on first use), PATH (Keras' "
+                        "inception_v3_weights_tf_dim_ordering_tf_kernels.h5 or the reference "
+                        "FID graph classify_image_graph_def.pb) or none (random init: tests "
+                        "only, recorded as such)")
+    v.add_argument("--feature-network", default=None,
+                   help="a .keras model (or frozen .pb graph) to use instead of InceptionV3")
+    v.add_argument("--image-size", type=int, default=None,
+                   help="evaluate at this size (default: the model's; needed for SavedModels)")
+    v.add_argument("--batch-size", type=int, default=16)
+    v.add_argument("--kid-subsets", type=int, default=10)
+    v.add_argument("--kid-subset-size", type=int, default=50)
+    v.add_argument("--is-splits", type=int, default=10)
+    v.add_argument("--grid", type=int, default=4, help="best and worst examples shown")
+    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--verbose", type=int, default=1, help="0: no progress bars")
+    v.set_defaults(func=evaluate)
+
     d = sub.add_parser("demo", help="train a small UAG on the embedded dataset")
     d.add_argument("--out", default="runs/demo")
     d.add_argument("--epochs", type=int, default=12)
@@ -351,18 +552,23 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--verbose", type=int, default=1)
     d.set_defaults(func=demo)
 
-    b = sub.add_parser("bench", help="measure training-step or data-pipeline speed")
-    b.add_argument("what", choices=("train", "data", "export"))
+    b = sub.add_parser("bench", help="measure training-step, data-pipeline, export or "
+                                     "feature-extraction speed")
+    b.add_argument("what", choices=("train", "data", "export", "evaluate"))
     b.add_argument("--model", default="cyclegan", choices=available())
     b.add_argument("--image-size", type=int, default=None,
                    help="default 128 for train, 256 for data")
-    b.add_argument("--batch-size", type=int, default=1)
+    b.add_argument("--batch-size", type=int, default=None,
+                   help="default 1; 32 for evaluate")
     b.add_argument("--steps", type=int, default=None,
-                   help="timed steps (train, default 10) or pairs (data, default 256)")
+                   help="timed steps (train, default 10), pairs (data, default 256) or "
+                        "images (evaluate, default 2000)")
     b.add_argument("--warmup", type=int, default=2)
     b.add_argument("--jit-compile", action="store_true")
     b.add_argument("--set", action="append", metavar="NAME=VALUE")
     b.add_argument("--folder", default=None, help="data: a folder of images to read")
+    b.add_argument("--inception-weights", default=None,
+                   help="evaluate: none (default: random init, same speed), imagenet or PATH")
     b.add_argument("--json", action="store_true", help="also print the figures as JSON")
     b.set_defaults(func=bench)
     return p
@@ -372,16 +578,27 @@ def main(argv: Sequence[str] | None = None) -> Any:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = parser().parse_args(argv)
     if getattr(args, "what", None):
-        args.image_size = args.image_size or (128 if args.what == "train" else 256)
-        args.steps = args.steps or {"train": 10, "data": 256, "export": 20}[args.what]
+        args.image_size = args.image_size or {"train": 128, "evaluate": 299}.get(args.what,
+                                                                                 256)
+        args.steps = args.steps or {"train": 10, "data": 256, "export": 20,
+                                    "evaluate": 2000}[args.what]
+        args.batch_size = args.batch_size or (32 if args.what == "evaluate" else 1)
     from keras_attngan.data import DataError
     from keras_attngan.export import ExportCheckError
+    from keras_attngan.networks.vgg import WeightsUnavailableError
 
     try:
         return args.func(args)
-    except (DataError, FileNotFoundError, ExportCheckError) as error:
+    except (DataError, FileNotFoundError, ExportCheckError, WeightsUnavailableError) as error:
         _fail(str(error))
 
 
-if __name__ == "__main__":
+def entry_point() -> None:
+    """The ``attngan`` console script. ``main`` returns its verb's results to Python
+    callers; a console script's ``sys.exit(main())`` would print them to stderr and exit
+    with status 1, so this returns nothing: status 0 on success, 2 on a user mistake."""
     main()
+
+
+if __name__ == "__main__":
+    entry_point()
