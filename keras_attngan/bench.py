@@ -187,14 +187,19 @@ def bench_evaluate(images: int = 2000, image_size: int = 299, batch_size: int = 
     first = max(batch_size, images // 10)
     compute_features(source(first), extractor, batch_size, progress=False)
     rss_first = _rss_mb()
-    start = time.perf_counter()
+    cpu_start, start = time.process_time(), time.perf_counter()
     features = compute_features(source(images), extractor, batch_size, progress=True,
                                 outputs=("features", "logits"))
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
     rss_end = _rss_mb()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return {
         "network": extractor.description, "images": images, "image_size": image_size,
         "batch_size": batch_size, "seconds": elapsed, "images_per_second": images / elapsed,
+        # CPU time of this process: less sensitive than wall time to other load
+        "cpu_seconds": cpu, "images_per_cpu_second": images / cpu,
+        "load_average_1min_at_end": load,
         "features_shape": list(features["features"].shape),
         "rss_mb_at_start": rss_start[0],
         "peak_rss_mb_after_first_pass": rss_first[1], "first_pass_images": first,

@@ -424,7 +424,9 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         print(f"feature extraction, {result['network']}: {result['images_per_second']:.1f} "
               f"images/s at {result['image_size']} px, batch {result['batch_size']} "
               f"({result['images']} images in {result['seconds']:.1f} s, "
-              f"{result['cpu_count']} CPUs); peak RSS {result['peak_rss_mb']:.0f} MB after "
+              f"{result['cpu_count']} CPUs, {result['images_per_cpu_second']:.1f} images per "
+              f"CPU-second, load {result['load_average_1min_at_end']:.1f}); peak RSS "
+              f"{result['peak_rss_mb']:.0f} MB after "
               f"{result['images']} images, {result['peak_rss_mb_after_first_pass']:.0f} MB "
               f"after {result['first_pass_images']} (the images as float32 would be "
               f"{result['images_as_float32_mb']:.0f} MB)")

@@ -82,7 +82,7 @@ def test_evaluate_wires_every_metric_to_its_definition(data, tmp_path):
     assert report["sizes"] == {"image_size": 32, "translated": 12, "real": 12,
                                "batch_size": 5}
     assert "resized to 16 px" in report["notes"][0]
-    assert report["grid"].shape == (8 * 32, 5 * 32, 3)  # 4 best + 4 worst rows
+    assert report["grid"].shape == (8 * 32 + 2, 5 * 32, 3)  # 4 best, a line, 4 worst
     assert len(report["per_image"]["mse"]) == 12
     json.dumps(M.scoring.to_json(report))  # everything serialisable
     # cached real features give the same KID
@@ -203,7 +203,7 @@ def test_cli_evaluate_prints_a_table_and_writes_eval_json_and_grid(run_folder, n
     assert record["feature_network"]["description"].startswith("Keras model 'tiny_features'")
     assert record["sizes"]["translated"] == 12 and record["seed"] == 0
     grid = tf.io.decode_png(tf.io.read_file(report["grid_path"])).numpy()
-    assert grid.shape == (8 * 32, 3 * 32, 3)  # input | translation | target
+    assert grid.shape == (8 * 32 + 2, 3 * 32, 3)  # input | translation | target
 
 
 def test_cli_evaluate_records_random_inception_as_tests_only(run_folder, tmp_path, capsys):

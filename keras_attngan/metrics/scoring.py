@@ -483,7 +483,9 @@ def evaluate(model, data_a, data_b, direction: str | None = None,
     }
     if extremes is not None and extremes.best:
         best, worst = extremes.rows()
-        report["grid"] = _grid([item[3] for item in best + worst])
+        top, bottom = _grid([item[3] for item in best]), _grid([item[3] for item in worst])
+        line = np.full((2,) + top.shape[1:], 255, np.uint8)  # between best and worst
+        report["grid"] = np.concatenate([top, line, bottom])
         scores = report["per_image"][ranked]
         report["grid_rows"] = [{"rank": rank, "index": item[2], ranked: scores[item[2]]}
                                for rank, items in (("best", best), ("worst", worst))
@@ -496,12 +498,12 @@ def format_table(report: dict[str, Any]) -> str:
     rows = []
     for name, result in report["metrics"].items():
         if name == "kid":
-            value = f"{result['x100_mean']:.3f} ± {result['x100_std']:.3f}"
+            value = f"{result['x100_mean']:.4g} ± {result['x100_std']:.3g}"
             extra = f"{result['subsets']} subsets of {result['subset_size']}"
         elif name == "fid":
-            value, extra = f"{result['value']:.3f}", ""
+            value, extra = f"{result['value']:.5g}", ""
         elif name == "is":
-            value = f"{result['mean']:.3f} ± {result['std']:.3f}"
+            value = f"{result['mean']:.4g} ± {result['std']:.3g}"
             extra = f"{result['splits']} splits"
         else:
             scale = 100 if name.startswith("pixel_accuracy") else 1
