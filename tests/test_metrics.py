@@ -299,6 +299,12 @@ def test_inception_v3_random_init_gives_pool3_and_logits():
         out = M.compute_features(np.zeros((2, 64, 64, 3), np.uint8), extractor,
                                  progress=False, outputs=("features", "logits"))
     assert out["features"].shape == (2, 2048) and out["logits"].shape == (2, 1000)
+    # the random weights are seeded (Glorot uniform from numpy seed 0): the same in every run
+    kernel = next(v for v in extractor.model.weights if len(v.shape) == 4)
+    h, w, c_in, c_out = kernel.shape
+    limit = np.sqrt(6.0 / (h * w * (c_in + c_out)))
+    expected = np.random.default_rng(0).uniform(-limit, limit, kernel.shape)
+    np.testing.assert_allclose(kernel.numpy(), expected, rtol=1e-6)
 
 
 def test_inception_offline_error_names_the_option(monkeypatch, tmp_path):

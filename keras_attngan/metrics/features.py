@@ -157,7 +157,8 @@ def inception_v3(weights: str | None = "imagenet", option: str = "weights"
     model = keras.Model(base.inputs, {"features": pool3, "logits": base.output},
                         name="inception_v3_features")
     if weights is None:
-        source = RANDOM_INIT
+        _seeded_glorot(model)
+        source = f"{RANDOM_INIT}, seed 0"
     elif weights == "imagenet":
         source = "ImageNet weights"
     else:
@@ -166,6 +167,22 @@ def inception_v3(weights: str | None = "imagenet", option: str = "weights"
         model, INCEPTION_SIZE, weights=weights,
         description=f"InceptionV3 (keras.applications, {source}): pool3 2048-d + logits, "
                     f"{INCEPTION_SIZE} px")
+
+
+def _seeded_glorot(model: keras.Model, seed: int = 0) -> None:
+    """Re-draws every kernel of ``model`` (Glorot uniform, as Keras' default) from a fixed
+    numpy seed, so random-init figures repeat from run to run without touching the
+    global random state; biases and normalisation statistics keep their constant
+    initial values."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        shape = tuple(variable.shape)
+        if len(shape) < 2:
+            continue
+        receptive = int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+        fan_in, fan_out = receptive * shape[-2], receptive * shape[-1]
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        variable.assign(rng.uniform(-limit, limit, shape).astype(variable.dtype))
 
 
 def _option_text(option: str) -> str:
