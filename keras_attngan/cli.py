@@ -207,7 +207,7 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
     model = kag.models.build("uag", image_size=64, ngf=args.ngf, ndf=args.ngf,
                              attention_ngf=args.ngf, n_blocks=args.blocks,
                              lambda_cycle=args.lambda_cycle,
-                             attention_stop_epoch=max(1, args.epochs // 2),
+                             attention_stop_epoch=args.epochs // 2 or None,
                              decay_start=args.epochs // 2)
     model.compile(learning_rate=args.lr)
     samples = (test_a.astype("float32") / 127.5 - 1, test_b.astype("float32") / 127.5 - 1)
