@@ -12,6 +12,9 @@ sets them. Chosen where the paper is silent in our copy: faces centre-cropped to
 178 (the aligned faces' usual crop) and resized to 128 px, horizontal flips as the
 authors' code, and no random crop (faces are aligned).
 
+Metric: KID x100 and FID of the translated test faces against real smiling test faces
+(kag.metrics.evaluate, InceptionV3 ImageNet features).
+
 CelebA comes from tensorflow-datasets (celeb_a): the first run downloads it, which needs
 network access; offline it stops with an error that says so. Run it again with the same
 --out to resume.
@@ -66,6 +69,14 @@ def main() -> None:
     callbacks = kag.callbacks.default(model, args.out, samples=samples)
     model.fit(dataset, epochs=args.epochs, callbacks=callbacks)
     model.save(f"{args.out}/model.keras")
+    # CelebA has no true smiling version of a neutral face: the paper's PSNR/MSE need
+    # pairs it does not have, so the recipe reports KID and FID on the test faces
+    neutral_test, smiling_test = domains(split="test", data_dir=args.data_dir)
+    report = kag.metrics.evaluate(model, neutral_test, smiling_test, metrics=["kid", "fid"])
+    kid, fid = report["metrics"]["kid"], report["metrics"]["fid"]
+    print(f"neutral -> smiling on 1,000 test faces: KID x100 {kid['x100_mean']:.2f} ± "
+          f"{kid['x100_std']:.2f}, FID {fid['value']:.1f} "
+          f"({report['feature_network']['description']})")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,12 @@ throughout (``masked_discriminator=False``); the attention networks still stop a
 configs/exp_05.json for this data set; 256 px crops of 286 px, flips, batch 1.
 
     python recipes/uag_summer2winter.py [--data-a DIR --data-b DIR] [--resume]
+
+Metric (UAG's): KID x100 on the held-out test split, from InceptionV3 features (ImageNet
+weights, downloaded by Keras), every 10 epochs in TensorBoard (best.keras kept) through
+the --eval-* options below. Score the final model for the table with
+`attngan evaluate --checkpoint RUN --data-a cycle_gan/summer2winter_yosemite:testA
+--data-b cycle_gan/summer2winter_yosemite:testB --metrics kid` (and --direction b2a).
 """
 
 import sys
@@ -17,6 +23,9 @@ RECIPE = ["train", "--model", "uag", "--set", "masked_discriminator=false",
           "--image-size", "256", "--load-size", "286", "--batch-size", "1",
           "--epochs", "200", "--decay-start", "100", "--lr", "2e-4", "--seed", "0",
           "--set", "attention_stop_epoch=30",
+          "--eval-data-a", "cycle_gan/summer2winter_yosemite:testA",
+          "--eval-data-b", "cycle_gan/summer2winter_yosemite:testB",
+          "--eval-every", "10", "--eval-metric", "kid",
           "--out", "runs/uag_summer2winter"]
 
 if __name__ == "__main__":
