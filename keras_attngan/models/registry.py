@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import os
+import zipfile
+from typing import Any
 
 import keras
 
@@ -58,7 +60,49 @@ def build(name: str, **hparams) -> TranslationGAN:
             f"Bad hyper-parameter for {name!r}: {', '.join(unknown)}. Known: "
             f"{', '.join(known)}."
         )
+    check_hyperparameters(cls, hparams)
     return cls(**hparams)
+
+
+def _accepts(annotation: str, value: Any) -> bool | None:
+    """Whether ``value`` fits a parameter annotated ``annotation`` (a string under
+    ``from __future__ import annotations``); None when the annotation is not one of the
+    simple kinds checked here."""
+    kinds = [part.strip() for part in annotation.split("|")]
+    checks = {
+        "None": lambda v: v is None,
+        "bool": lambda v: isinstance(v, bool),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        "str": lambda v: isinstance(v, str),
+    }
+    result = False
+    for kind in kinds:
+        base = kind.split("[", 1)[0]
+        if base in checks:
+            result = result or checks[base](value)
+        elif base in ("tuple", "list", "Sequence"):
+            result = result or isinstance(value, (tuple, list))
+        else:
+            return None
+    return result
+
+
+def check_hyperparameters(cls: type[TranslationGAN], hparams: dict[str, Any]) -> None:
+    """Raises ``TypeError`` naming the parameter, its expected type and the value given
+    when a hyper-parameter's value is of the wrong type (``ngf="abc"``, ``ngf=3.5``)."""
+    annotations: dict[str, str] = {}
+    for klass in reversed(cls.__mro__[: cls.__mro__.index(keras.Model)]):
+        for parameter in inspect.signature(klass.__init__).parameters.values():
+            if parameter.annotation is not inspect.Parameter.empty:
+                annotations[parameter.name] = str(parameter.annotation)
+    for name, value in hparams.items():
+        annotation = annotations.get(name)
+        if annotation and _accepts(annotation, value) is False:
+            raise TypeError(
+                f"Hyper-parameter {name} of {cls.__name__} takes {annotation}; got "
+                f"{value!r} ({type(value).__name__})."
+            )
 
 
 def hyperparameters(cls: type[TranslationGAN]) -> list[str]:
@@ -84,7 +128,18 @@ def load(path: str | os.PathLike, compile: bool = True) -> TranslationGAN:
         )
     if not path.endswith(".keras"):
         raise ValueError(f"{path!r} is not a .keras model file.")
-    model = keras.saving.load_model(path, compile=compile)
+    if os.path.isdir(path) or not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path!r} is not a readable .keras model file: a .keras file is a zip "
+            "archive, and this is not one (truncated, corrupt, or another format)."
+        )
+    try:
+        model = keras.saving.load_model(path, compile=compile)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile, EOFError) as error:
+        raise ValueError(
+            f"{path!r} is not a readable .keras model file (truncated or corrupt?): "
+            f"{error}"
+        ) from error
     if not isinstance(model, TranslationGAN):
         raise ValueError(
             f"{path!r} holds a {type(model).__name__}, not a keras_attngan model."
