@@ -18,6 +18,8 @@ decompression bombs), bytes that are not an image.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import keras
 import tensorflow as tf
@@ -28,29 +30,35 @@ _IMAGE_MAGIC = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"RIFF")
 
 
 def check_images(images: tf.Tensor, size_multiple: int, max_side: int) -> tf.Tensor:
-    """Asserts that ``images`` is a non-empty uint8 RGB batch of a servable size."""
-    shape = tf.shape(images)
+    """Asserts that ``images`` is a non-empty uint8 RGB batch of a servable size.
+
+    The signatures take any rank, so that a wrong one is refused here with the shape it
+    had (a rank fixed in the signature makes TF report a bare shape mismatch)."""
+    rank = tf.rank(images)
     checks = [
-        tf.debugging.assert_rank(images, 4, message=(
-            "images must be a batch (N, H, W, 3) of uint8 RGB images")),
+        tf.debugging.Assert(tf.equal(rank, 4), [
+            "images must be a batch (N, H, W, 3) of uint8 RGB images: 4 dimensions; got "
+            "a tensor of shape", tf.shape(images), "(one image (H, W, 3) goes in as "
+            "images[None])"], summarize=8),
     ]
     with tf.control_dependencies(checks):
         shape = tf.shape(images)
+        shape = tf.concat([shape, tf.ones([tf.maximum(0, 4 - rank)], tf.int32)], 0)[:4]
         checks += [
-            tf.debugging.assert_equal(shape[3], 3, message=(
-                "images must have 3 channels (RGB); convert grayscale or RGBA first")),
-            tf.debugging.assert_positive(shape[0], message="the batch of images is empty"),
-            tf.debugging.assert_greater_equal(
-                tf.reduce_min(shape[1:3]), size_multiple, message=(
-                    f"images must be at least {size_multiple} px high and wide "
-                    "(zero-size or tiny image)")),
-            tf.debugging.assert_less_equal(
-                tf.reduce_max(shape[1:3]), max_side, message=(
-                    f"images larger than {max_side} px on a side are refused "
-                    "(max_side); resize them first")),
+            tf.debugging.Assert(tf.equal(shape[3], 3), [
+                "images must have 3 channels (RGB) last; convert grayscale or RGBA "
+                "first; got shape", tf.shape(images)], summarize=8),
+            tf.debugging.Assert(shape[0] > 0, [
+                "the batch of images is empty; got shape", tf.shape(images)], summarize=8),
+            tf.debugging.Assert(tf.reduce_min(shape[1:3]) >= size_multiple, [
+                f"images must be at least {size_multiple} px high and wide "
+                "(zero-size or tiny image); got shape", tf.shape(images)], summarize=8),
+            tf.debugging.Assert(tf.reduce_max(shape[1:3]) <= max_side, [
+                f"images larger than {max_side} px on a side are refused (max_side); "
+                "resize them first; got shape", tf.shape(images)], summarize=8),
         ]
     with tf.control_dependencies(checks):
-        return tf.ensure_shape(tf.identity(images), [None, None, None, 3])
+        return tf.ensure_shape(tf.reshape(images, shape), [None, None, None, 3])
 
 
 def to_uint8(images: tf.Tensor) -> tf.Tensor:
@@ -77,15 +85,56 @@ def _check_bytes(data: tf.Tensor) -> tf.Tensor:
     known = tf.reduce_any(tf.stack(
         [tf.equal(tf.strings.substr(data, 0, len(magic)), magic) for magic in _IMAGE_MAGIC]))
     check = tf.debugging.Assert(known, ["image_bytes holds data that is not a JPEG, PNG, "
-                                        "GIF, BMP or WebP image"])
+                                        "GIF, BMP or WebP image (first bytes:",
+                                        tf.strings.substr(data, 0, 8), ")"])
     with tf.control_dependencies([check]):
         return tf.identity(data)
 
 
+def _ends_with(tail: tf.Tensor, marker: bytes) -> tf.Tensor:
+    """Whether the uint8 vector ``tail`` contains ``marker``."""
+    n = len(marker)
+    size = tf.shape(tail)[0] - n + 1
+    if_found = tf.ones([tf.maximum(size, 0)], tf.bool)
+    for i, byte in enumerate(marker):
+        if_found = tf.logical_and(if_found, tf.equal(tail[i:i + tf.maximum(size, 0)], byte))
+    return tf.reduce_any(if_found)
+
+
+def _decode(data: tf.Tensor) -> tf.Tensor:
+    """Encoded bytes -> uint8 (H, W, 3). Truncated files are refused with a message that
+    says so (TF's decoders fail with their own terse message): a JPEG must hold its
+    end-of-image marker and a PNG its IEND chunk within the last 64 bytes."""
+    data = _check_bytes(data)
+    raw = tf.io.decode_raw(data, tf.uint8)
+    tail = raw[tf.maximum(tf.shape(raw)[0] - 64, 0):]
+    kind = tf.strings.substr(data, 0, 2)
+    jpeg_ok = tf.logical_or(tf.not_equal(kind, b"\xff\xd8"), _ends_with(tail, b"\xff\xd9"))
+    png_ok = tf.logical_or(tf.not_equal(kind, b"\x89P"), _ends_with(tail, b"IEND"))
+    check = tf.debugging.Assert(tf.logical_and(jpeg_ok, png_ok), [
+        "image_bytes holds a truncated image (a JPEG without its end-of-image marker or a "
+        "PNG without its IEND chunk):", tf.strings.length(data), "bytes; send the whole "
+        "file"])
+    with tf.control_dependencies([check]):
+        return tf.io.decode_image(data, channels=3, expand_animations=False)
+
+
 def saved_model(model: keras.Model, path: str, directions: tuple[str, ...] | None = None,
-                max_side: int = DEFAULT_MAX_SIDE, verbose: bool = False) -> str:
+                max_side: int = DEFAULT_MAX_SIDE, verbose: bool = False,
+                overwrite: bool = False) -> str:
     """Writes ``model`` as a SavedModel at ``path`` (e.g. "export/uag/1") with the
-    signatures above, for TF Serving. Returns the path."""
+    signatures above, for TF Serving. Returns the path.
+
+    An existing, non-empty ``path`` (another version, or another model) is refused with
+    ``FileExistsError`` unless ``overwrite``; the export is written beside it first and
+    replaces it only once complete."""
+    path = os.fspath(path)
+    if os.path.isfile(path):
+        raise FileExistsError(f"{path!r} is a file; a SavedModel is written to a folder.")
+    if os.path.isdir(path) and os.listdir(path) and not overwrite:
+        raise FileExistsError(
+            f"{path!r} exists and is not empty; pass overwrite=True to replace it, or "
+            "export to a new version folder.")
     directions = tuple(directions or model.directions)
     unknown = set(directions) - set(model.directions)
     if unknown:
@@ -95,7 +144,7 @@ def saved_model(model: keras.Model, path: str, directions: tuple[str, ...] | Non
     # so the export holds the translation networks without the discriminators and the
     # image pools (CycleGAN at 256 px: 92 MB instead of 205 MB).
     archive = keras.export.ExportArchive()
-    spec = tf.TensorSpec([None, None, None, None], tf.uint8, name="images")
+    spec = tf.TensorSpec(None, tf.uint8, name="images")  # any rank: check_images says
     for direction in directions:
         def translate(images, direction=direction):
             images = check_images(images, model.size_multiple, max_side)
@@ -105,8 +154,7 @@ def saved_model(model: keras.Model, path: str, directions: tuple[str, ...] | Non
 
     def translate_bytes(image_bytes):
         def one(data):
-            image = tf.io.decode_image(_check_bytes(data), channels=3,
-                                       expand_animations=False)
+            image = _decode(data)
             image = check_images(image[None], model.size_multiple, max_side)
             out = translate_uint8(model, image, directions[0])
             encoded = {"image_bytes": tf.io.encode_png(out["image"][0])}
@@ -122,6 +170,14 @@ def saved_model(model: keras.Model, path: str, directions: tuple[str, ...] | Non
     archive.add_endpoint("translate_bytes", tf.function(translate_bytes),
                          input_signature=[tf.TensorSpec([None], tf.string,
                                                         name="image_bytes")])
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    archive.write_out(path, verbose=verbose)
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)
+    try:
+        archive.write_out(staging, verbose=verbose)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return path

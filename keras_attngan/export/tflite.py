@@ -114,14 +114,29 @@ class TFLiteTranslator:
         self.runner = self.interpreter.get_signature_runner()
         details = self.runner.get_input_details()["image"]
         self.image_size = int(details["shape"][1])
+        self.output_names = tuple(self.runner.get_output_details())
 
     def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
-        """float32 (N, S, S, 3) in [-1, 1] -> {"image", "mask"?}, one image at a time."""
+        """Images (N, S, S, C) or one (S, S, C), S the model's fixed size: uint8 in
+        [0, 255] (scaled to [-1, 1] here) or float in [-1, 1]; C 1, 3 or 4 (grayscale
+        and RGBA become RGB) -> {"image" [-1, 1], "mask" [0, 1]?} with the input's
+        batch shape, one image at a time. Anything else raises ``ValueError`` or
+        ``TypeError`` naming what it got."""
+        from keras_attngan.models.base import to_model_range
+
+        x, single = to_model_range(images)
+        size = self.image_size
+        if x.shape[1:3] != (size, size):
+            raise ValueError(
+                f"This TFLite model has a fixed input size: (N, {size}, {size}, 3) images; "
+                f"got {x.shape[1]}x{x.shape[2]} px (shape {np.shape(images)}). Resize "
+                "them first, or export another size (attngan export --image-size).")
         outputs: dict[str, list] = {}
-        for image in np.asarray(images, np.float32):
+        for image in x:
             for key, value in self.runner(image=image[None]).items():
                 outputs.setdefault(key, []).append(value)
-        return {key: np.concatenate(parts) for key, parts in outputs.items()}
+        merged = {key: np.concatenate(parts) for key, parts in outputs.items()}
+        return {key: value[0] for key, value in merged.items()} if single else merged
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -165,17 +180,24 @@ def check(model: keras.Model, flatbuffer: bytes, quantization: str | None,
 def tflite(model: keras.Model, path: str, quantization: str | None = None,
            image_size: int = 256, direction: str | None = None,
            representative_data: Iterable | np.ndarray | None = None,
-           check_images: np.ndarray | None = None) -> dict[str, Any]:
+           check_images: np.ndarray | None = None,
+           overwrite: bool = False) -> dict[str, Any]:
     """Converts, checks against Keras, and writes ``path``. Returns the check's report
-    (max abs difference and PSNR per output, file size)."""
+    (max abs difference and PSNR per output, file size). An existing ``path`` is
+    refused with ``FileExistsError`` unless ``overwrite``."""
+    path = os.fspath(path)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(f"{path!r} exists; pass overwrite=True to replace it.")
     direction = direction or model.directions[0]
     flatbuffer = convert(model, quantization, image_size, direction, representative_data)
     images = _to_batches(check_images if check_images is not None
                          else sample_images(image_size, count=4, seed=1), image_size)
     report = check(model, flatbuffer, quantization, images, direction)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path, "wb") as f:
+    partial = f"{path}.partial"
+    with open(partial, "wb") as f:
         f.write(flatbuffer)
+    os.replace(partial, path)
     report.update(path=path, bytes=len(flatbuffer), direction=direction,
                   image_size=image_size)
     return report
