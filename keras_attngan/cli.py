@@ -22,16 +22,59 @@ def _parse_value(text: str) -> Any:
 def _hparams(pairs: Sequence[str]) -> dict[str, Any]:
     out = {}
     for pair in pairs or ():
-        if "=" not in pair:
-            raise SystemExit(f"--set takes NAME=VALUE (like ngf=32); got {pair!r}.")
+        if "=" not in pair or not pair.split("=", 1)[0].strip():
+            _fail(f"--set takes NAME=VALUE (like ngf=32); got {pair!r}.")
         key, value = pair.split("=", 1)
         out[key.strip()] = _parse_value(value)
     return out
 
 
+#: the verb main() is running, for the "attngan VERB: error:" prefix.
+_VERB: str | None = None
+
+
 def _fail(message: str) -> None:
-    print(f"attngan: error: {message}", file=sys.stderr)
+    """A user mistake: ``attngan VERB: error: MESSAGE`` on stderr, exit status 2 (the
+    convention of argparse's own errors)."""
+    prefix = f"attngan {_VERB}" if _VERB else "attngan"
+    print(f"{prefix}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def _check_model_options(args: argparse.Namespace) -> None:
+    """--model, --set and --image-size checked before any work (train, bench train and
+    export): unknown hyper-parameters, values of the wrong type and sizes the model's
+    strides cannot take end the command with what is allowed."""
+    import keras_attngan as kag
+    from keras_attngan.models.registry import check_hyperparameters, hyperparameters
+
+    cls = kag.models.get_class(args.model)
+    hparams = _hparams(args.set)
+    known = hyperparameters(cls)
+    unknown = sorted(set(hparams) - set(known))
+    if unknown:
+        close = _close_matches(unknown, known)
+        _fail(f"--set: {args.model} has no hyper-parameter {', '.join(unknown)}"
+              + (f" (did you mean {', '.join(close)}?)" if close else "")
+              + f". Known: {', '.join(n for n in known if n != 'name')}.")
+    try:
+        check_hyperparameters(cls, hparams)
+    except TypeError as error:
+        _fail(f"--set: {error}")
+    if "image_size" in hparams:
+        _fail("set the image size with --image-size, not --set image_size=...")
+    size = args.image_size
+    if size is not None and (size < 1 or size % cls.size_multiple):
+        _fail(f"--image-size {size}: {args.model} needs a positive multiple of "
+              f"{cls.size_multiple} (its networks' strides); e.g. "
+              f"{max(cls.size_multiple, size - size % cls.size_multiple)} or "
+              f"{size + (-size) % cls.size_multiple}.")
+
+
+def _close_matches(words: Sequence[str], known: Sequence[str]) -> list[str]:
+    import difflib
+
+    return sorted({m for w in words for m in difflib.get_close_matches(w, known, n=1)})
 
 
 # --------------------------------------------------------------------------- train
@@ -99,44 +142,137 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
 # ----------------------------------------------------------------------- translate
 def translate(args: argparse.Namespace) -> list[str]:
+    """``attngan translate``: every image in ``--input`` -> a PNG in ``--output``
+    (``NAME_mask.png`` beside it for attention models). Refuses, before writing
+    anything, output names that two inputs share, an output folder inside the input,
+    and existing files (unless ``--overwrite``). An image that fails is reported at the
+    end, and the command then exits 1 after translating the others."""
     import numpy as np
     import tensorflow as tf
 
     import keras_attngan as kag
+    from keras_attngan import inference
 
-    if args.checkpoint.endswith(".tflite"):
-        model = _TFLiteModel(args.checkpoint)
-    else:
-        model = kag.models.load(args.checkpoint, compile=False)
+    if not os.path.exists(args.checkpoint):
+        _fail(f"--checkpoint: No model file at {args.checkpoint!r}. Pass the .keras file "
+              "that training wrote (runs/NAME/model.keras), its run folder or a .tflite "
+              "file.")
     if os.path.isdir(args.input):
         files = kag.data.list_images(args.input)
         root = args.input
     elif os.path.isfile(args.input):
-        files, root = [args.input], os.path.dirname(args.input)
+        files, root = [args.input], os.path.dirname(args.input) or "."
     else:
         _fail(f"--input {args.input!r} is neither an image file nor a folder.")
     if not files:
-        _fail(f"no images in {args.input!r}.")
-    written = []
-    for path in files:
+        _fail(f"no images in {args.input!r} (looked for "
+              f"{', '.join(kag.data.sources.IMAGE_EXTENSIONS)}).")
+    if os.path.isdir(args.input) and inference.is_inside(args.output, args.input):
+        _fail(f"--output {args.output!r} is inside --input {args.input!r}: the "
+              "translations would mix with (or replace) the source images. Choose an "
+              "output folder outside the input.")
+    if os.path.exists(args.output) and not os.path.isdir(args.output):
+        _fail(f"--output {args.output!r} is a file; it must be a folder (it is created "
+              "if missing).")
+    if args.tile < 1 or args.overlap < 0 or args.overlap >= args.tile:
+        _fail(f"--tile must be positive and --overlap in [0, --tile); got --tile "
+              f"{args.tile} --overlap {args.overlap}.")
+
+    if args.checkpoint.endswith(".tflite"):
+        model = _TFLiteModel(args.checkpoint)
+        if args.direction not in (None, "a2b"):
+            _fail("a .tflite model translates the one direction it was exported with; "
+                  f"got --direction {args.direction}; drop the option.")
+    else:
+        model = _load_model(args.checkpoint)
+        if args.direction is not None and args.direction not in model.directions:
+            _fail(f"--direction {args.direction!r}: {type(model).__name__} translates "
+                  f"{' or '.join(model.directions)}.")
+        if args.tile % model.size_multiple:
+            _fail(f"--tile {args.tile} must be a multiple of {model.size_multiple}, which "
+                  f"the {type(model).__name__} networks' strides need.")
+    has_mask = bool(getattr(model, "has_attention", False))
+
+    # Every output name is decided, and checked, before anything is written.
+    names = inference.output_names(files, root, keep_extension=args.keep_extension,
+                                   mask=has_mask)
+    clashing = inference.clashes(names)
+    if clashing:
+        shown = "; ".join(f"{name} <- {', '.join(os.path.relpath(p, root) for p in paths)}"
+                          for name, paths in clashing[:5])
+        more = f" (and {len(clashing) - 5} more)" if len(clashing) > 5 else ""
+        _fail(f"{len(clashing)} output name(s) would be written by more than one input: "
+              f"{shown}{more}. Pass --keep-extension (x.jpg -> x.jpg.png) or rename the "
+              "inputs; nothing was written.")
+    targets = {path: [os.path.join(args.output, name) for name in outputs]
+               for path, outputs in names.items()}
+    existing = [t for outputs in targets.values() for t in outputs if os.path.exists(t)]
+    if existing and not args.overwrite:
+        _fail(f"{len(existing)} output file(s) exist already (e.g. {existing[0]}); pass "
+              "--overwrite to replace them, or choose another --output. Nothing was "
+              "written.")
+    sources = {os.path.realpath(p) for p in files}
+    overwritten_sources = [t for outputs in targets.values() for t in outputs
+                           if os.path.realpath(t) in sources]
+    if overwritten_sources:
+        _fail(f"writing {overwritten_sources[0]} would replace an input image; choose "
+              "another --output.")
+
+    written, failed, notes = [], [], []
+    for number, path in enumerate(files, 1):
         try:
-            image = kag.data.decode_image(tf.io.read_file(path)).numpy()
-        except tf.errors.OpError:
-            print(f"attngan: skipping {path}: not a decodable image", file=sys.stderr)
-            continue
-        out = model.translate(image, direction=args.direction)
-        stem = os.path.splitext(os.path.relpath(path, root))[0]
-        target = os.path.join(args.output, stem + ".png")
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        pixels = np.clip(np.round((out["image"] + 1) * 127.5), 0, 255).astype(np.uint8)
-        tf.io.write_file(target, tf.io.encode_png(pixels))
-        written.append(target)
-        if "mask" in out:
-            mask = np.clip(np.round(out["mask"] * 255), 0, 255).astype(np.uint8)
-            tf.io.write_file(os.path.join(args.output, stem + "_mask.png"),
-                             tf.io.encode_png(mask))
-    print(f"attngan: wrote {len(written)} translation(s) to {args.output}")
+            try:
+                image = kag.data.decode_image(tf.io.read_file(path)).numpy()
+            except tf.errors.OpError as error:
+                why = error.message.split("}}")[-1].split("[Op:")[0].strip()
+                raise ValueError(f"not a decodable image ({why})")
+            if isinstance(model, _TFLiteModel):
+                out = model.translate(image)
+            else:
+                out = inference.translate_image(model, image, direction=args.direction,
+                                                tile=args.tile, overlap=args.overlap)
+                if out["resized"]:
+                    notes.append(f"{path}: {image.shape[1]}x{image.shape[0]} px, translated "
+                                 f"upscaled to {inference.DEFAULT_MIN_SIDE} px and resized "
+                                 "back")
+            outputs = targets[path]
+            os.makedirs(os.path.dirname(outputs[0]) or ".", exist_ok=True)
+            pixels = np.clip(np.round((out["image"] + 1) * 127.5), 0, 255).astype(np.uint8)
+            tf.io.write_file(outputs[0], tf.io.encode_png(pixels))
+            written.append(outputs[0])
+            if "mask" in out and len(outputs) > 1:
+                mask = np.clip(np.round(out["mask"] * 255), 0, 255).astype(np.uint8)
+                tf.io.write_file(outputs[1], tf.io.encode_png(mask))
+        except (ValueError, TypeError, tf.errors.OpError, MemoryError) as error:
+            message = getattr(error, "message", None) or str(error)
+            failed.append((path, message.splitlines()[0] if message else type(error).__name__))
+            print(f"attngan translate: warning: {path}: {failed[-1][1]}", file=sys.stderr)
+        if args.progress and len(files) > 1:
+            print(f"\r  {number}/{len(files)}", end="", file=sys.stderr, flush=True)
+    if args.progress and len(files) > 1:
+        print(file=sys.stderr)
+    for note in notes:
+        print(f"attngan translate: warning: {note}", file=sys.stderr)
+    print(f"attngan translate: wrote {len(written)} translation(s) to {args.output}"
+          + (" (with masks)" if has_mask else ""))
+    if failed:
+        print(f"attngan translate: error: {len(failed)} of {len(files)} image(s) failed:\n"
+              + "\n".join(f"  {path}: {why}" for path, why in failed), file=sys.stderr)
+        raise SystemExit(1)
     return written
+
+
+def _load_model(path: str):
+    """``kag.models.load`` with the CLI's messages: a missing or unreadable checkpoint
+    ends the command with exit status 2."""
+    import keras_attngan as kag
+
+    if os.path.isdir(path) and os.path.isfile(os.path.join(path, "model.keras")):
+        path = os.path.join(path, "model.keras")  # a run folder
+    try:
+        return kag.models.load(path, compile=False)
+    except (FileNotFoundError, ValueError) as error:
+        _fail(f"--checkpoint: {error}")
 
 
 class _TFLiteModel:
@@ -146,15 +282,16 @@ class _TFLiteModel:
     def __init__(self, path: str):
         from keras_attngan.export import TFLiteTranslator
 
-        self.translator = TFLiteTranslator(path)
+        try:
+            self.translator = TFLiteTranslator(path)
+        except (FileNotFoundError, ValueError) as error:
+            _fail(f"--checkpoint: {error}")
+        self.has_attention = "mask" in self.translator.output_names
 
     def translate(self, image, direction=None):
         import numpy as np
         import tensorflow as tf
 
-        if direction not in (None, "a2b"):
-            _fail("a .tflite model translates the one direction it was exported with; "
-                  "drop --direction.")
         size = self.translator.image_size
         x = tf.image.resize(image.astype("float32")[None], (size, size), "bicubic")
         x = np.clip(x.numpy(), 0, 255) / 127.5 - 1.0
@@ -166,21 +303,48 @@ class _TFLiteModel:
 
 # ---------------------------------------------------------------------------- export
 def export(args: argparse.Namespace) -> dict[str, Any]:
+    """``attngan export``: a SavedModel version folder or a .tflite file; refuses to
+    replace an existing one unless ``--overwrite``."""
     import keras_attngan as kag
 
-    model = kag.models.load(args.checkpoint, compile=False)
     if args.format == "saved_model":
+        if os.path.isfile(args.out):
+            _fail(f"--out {args.out!r} is a file; a SavedModel is a folder "
+                  "(export/NAME/VERSION).")
+        if os.path.isdir(args.out) and os.listdir(args.out) and not args.overwrite:
+            _fail(f"--out {args.out!r} exists and is not empty (another export or version "
+                  "of a model?); pass --overwrite to replace it, or export to a new "
+                  "version folder (export/NAME/VERSION+1).")
+    else:
+        if not args.out.endswith(".tflite"):
+            _fail(f"--out {args.out!r}: a TFLite model is written to a .tflite file.")
+        if os.path.isdir(args.out):
+            _fail(f"--out {args.out!r} is a folder; give a .tflite file name.")
+        if os.path.exists(args.out) and not args.overwrite:
+            _fail(f"--out {args.out!r} exists; pass --overwrite to replace it.")
+    model = _load_model(args.checkpoint)
+    if args.direction is not None and args.direction not in model.directions:
+        _fail(f"--direction {args.direction!r}: {type(model).__name__} translates "
+              f"{' or '.join(model.directions)}.")
+    image_size = args.image_size or model.image_size
+    if args.format == "tflite" and (image_size < 1 or image_size % model.size_multiple):
+        _fail(f"--image-size {image_size} must be a positive multiple of "
+              f"{model.size_multiple}, which the {type(model).__name__} networks' strides "
+              "need.")
+    if args.format == "saved_model":
+        if args.max_side < model.size_multiple:
+            _fail(f"--max-side {args.max_side} must be at least {model.size_multiple}.")
         path = kag.export.saved_model(
             model, args.out, directions=(args.direction,) if args.direction else None,
-            max_side=args.max_side)
-        print(f"attngan: SavedModel for TF Serving in {path} (signatures: "
+            max_side=args.max_side, overwrite=args.overwrite)
+        print(f"attngan export: SavedModel for TF Serving in {path} (signatures: "
               f"{', '.join(args.direction and [args.direction] or model.directions)}, "
               "translate_bytes, serving_default)")
         return {"path": path}
     report = kag.export.tflite(model, args.out, quantization=args.quantization,
-                               image_size=args.image_size or model.image_size,
-                               direction=args.direction)
-    print(f"attngan: {report['quantization']} TFLite model in {args.out} "
+                               image_size=image_size, direction=args.direction,
+                               overwrite=args.overwrite)
+    print(f"attngan export: {report['quantization']} TFLite model in {args.out} "
           f"({report['bytes'] / 1e6:.1f} MB, {report['image_size']} px); against Keras: "
           f"max abs difference {report['image_max_abs_diff']:.2g}, "
           f"PSNR {report['image_psnr_db']:.1f} dB")
@@ -217,7 +381,8 @@ def demo(args: argparse.Namespace) -> dict[str, Any]:
           f"{args.epochs} epochs.")
     start = time.time()
     model.fit(dataset, epochs=args.epochs, callbacks=callbacks, shuffle=False,
-              verbose=args.verbose)
+              verbose=(1 if sys.stdout.isatty() else 2) if args.verbose is None
+              else args.verbose)
     grid = image_grid(model.sample_rows(*samples))
     grid_path = os.path.join(args.out, "before_after.png")
     write_png(grid_path, grid)
@@ -312,7 +477,7 @@ def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
         image_size=args.image_size,
         batch_size=args.batch_size, kid_subsets=args.kid_subsets,
         kid_subset_size=args.kid_subset_size, is_splits=args.is_splits, seed=args.seed,
-        grid=args.grid, progress=bool(args.verbose), model_info=info)
+        grid=args.grid, progress=_progress(args.verbose), model_info=info)
     os.makedirs(out, exist_ok=True)
     record = scoring.to_json(report)
     record["arguments"] = {k: v for k, v in vars(args).items() if k != "func"}
@@ -442,9 +607,35 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- main
+#: the registered models and evaluate's metrics, spelled out so that building the parser
+#: (and --help) does not import TensorFlow; tests check them against the registries.
+MODEL_NAMES = ("aggan", "cyclegan", "dagan", "sat", "uag", "unit")
+METRIC_NAMES = ("kid", "fid", "is", "psnr", "mse", "ssim", "pixel_accuracy_unit",
+                "pixel_accuracy_sat", "mask_iou")
+
+
+def available() -> tuple[str, ...]:
+    return MODEL_NAMES
+
+
+def _show_defaults(p: argparse.ArgumentParser) -> None:
+    """Adds "(default: X)" to each option's help, unless it has no default or its help
+    says what the default is already."""
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                _show_defaults(subparser)
+            continue
+        help_text = action.help or ""
+        if (not action.option_strings or action.default in (None, False)
+                or action.default is argparse.SUPPRESS or "default" in help_text):
+            continue
+        default = str(action.default).replace("%", "%%")
+        action.help = (help_text + " " if help_text else "") + f"(default: {default})"
+
+
 def parser() -> argparse.ArgumentParser:
-    from keras_attngan.metrics.scoring import METRICS
-    from keras_attngan.models.registry import available
+    METRICS = METRIC_NAMES
 
     p = argparse.ArgumentParser(
         prog="attngan", description="Unpaired, attention-guided image translation GANs.")
@@ -483,10 +674,22 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(func=train)
 
     r = sub.add_parser("translate", help="translate images with a trained model")
-    r.add_argument("--checkpoint", required=True, help="the .keras file training wrote")
+    r.add_argument("--checkpoint", required=True,
+                   help="the .keras file training wrote (or its run folder), or a .tflite file")
     r.add_argument("--input", required=True, help="an image file or a folder of images")
     r.add_argument("--output", required=True, help="folder for the PNG results")
-    r.add_argument("--direction", default=None, help="a2b (default) or b2a")
+    r.add_argument("--direction", default=None,
+                   help="a2b or b2a (default: the model's first, a2b)")
+    r.add_argument("--tile", type=int, default=512,
+                   help="images with a side over this are translated in overlapping tiles "
+                        "of this size, blended (bounded memory)")
+    r.add_argument("--overlap", type=int, default=64, help="overlap of adjacent tiles, px")
+    r.add_argument("--keep-extension", action="store_true",
+                   help="name results x.jpg.png rather than x.png (for inputs that differ "
+                        "only by extension)")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace results that exist in --output")
+    _add_quiet_arguments(r)
     r.set_defaults(func=translate)
 
     e = sub.add_parser("export", help="export a trained model for TF Serving or TFLite")
@@ -501,6 +704,10 @@ def parser() -> argparse.ArgumentParser:
                    help="tflite input size (default: the training size)")
     e.add_argument("--max-side", type=int, default=4096,
                    help="saved_model: largest image side accepted")
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace an existing SavedModel folder or .tflite file")
+    e.add_argument("--verbose", dest="tf_log", action="store_true",
+                   help="show TensorFlow's own log lines")
     e.set_defaults(func=export)
 
     v = sub.add_parser("evaluate", help="score a trained model on test data (KID, FID, IS, "
@@ -538,7 +745,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--is-splits", type=int, default=10)
     v.add_argument("--grid", type=int, default=4, help="best and worst examples shown")
     v.add_argument("--seed", type=int, default=0)
-    v.add_argument("--verbose", type=int, default=1, help="0: no progress bars")
+    v.add_argument("--verbose", type=int, default=None, choices=(0, 1, 2),
+                   help="0: no progress bars, 1: progress bars, 2: also TensorFlow's own "
+                        "log lines (default: progress bars on a terminal only)")
     v.set_defaults(func=evaluate)
 
     d = sub.add_parser("demo", help="train a small UAG on the embedded dataset")
@@ -551,7 +760,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--lr", type=float, default=2e-4)
     d.add_argument("--lambda-cycle", type=float, default=10.0)
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--verbose", type=int, default=1)
+    d.add_argument("--verbose", type=int, default=None,
+                   help="Keras verbosity: 0 silent, 1 progress bar, 2 a line per epoch "
+                        "(default: 1 on a terminal, else 2)")
     d.set_defaults(func=demo)
 
     b = sub.add_parser("bench", help="measure training-step, data-pipeline, export or "
@@ -572,27 +783,100 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--inception-weights", default=None,
                    help="evaluate: none (default: random init, same speed), imagenet or PATH")
     b.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    b.add_argument("--verbose", dest="tf_log", action="store_true",
+                   help="show TensorFlow's own log lines")
     b.set_defaults(func=bench)
+    _show_defaults(p)
     return p
 
 
+def _add_quiet_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--verbose", dest="tf_log", action="store_true",
+                   help="show TensorFlow's own log lines")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="show progress (default: on a terminal only)")
+
+
+def _progress(verbose: int | None) -> bool:
+    """Progress bars: as asked, else only when stderr is a terminal (not in logs)."""
+    return sys.stderr.isatty() if verbose is None else verbose >= 1
+
+
+def _import_tensorflow(show_log: bool) -> None:
+    """Imports TensorFlow with its C++ log lines hidden, unless ``show_log`` or an
+    explicit TF_CPP_MIN_LOG_LEVEL. TF_CPP_MIN_LOG_LEVEL=3 hides those logged after
+    start-up (cuInit failures, grappler remapper notes); the lines its libraries print
+    while they load ("All log messages before absl::InitializeLog() ...", oneDNN,
+    cudart_stub) ignore it and go straight to file descriptor 2, so that is pointed at a
+    temporary file during the import (its contents are shown if the import fails)."""
+    import keras_attngan
+
+    if "tensorflow" in sys.modules:
+        return
+    user_level = keras_attngan._USER_TF_LOG_LEVEL
+    if user_level is not None:
+        return  # the user's explicit choice
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if show_log else "3"
+    if show_log:
+        import tensorflow  # noqa: F401
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+    tf.get_logger().setLevel("ERROR")
+    try:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> Any:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    """Runs one verb; returns its results (for Python callers). User mistakes end it with
+    ``attngan VERB: error: ...`` on stderr and SystemExit(2)."""
+    global _VERB
+
     args = parser().parse_args(argv)
+    _VERB = args.command + (f" {args.what}" if getattr(args, "what", None) else "")
     if getattr(args, "what", None):
         args.image_size = args.image_size or {"train": 128, "evaluate": 299}.get(args.what,
                                                                                  256)
         args.steps = args.steps or {"train": 10, "data": 256, "export": 20,
                                     "evaluate": 2000}[args.what]
         args.batch_size = args.batch_size or (32 if args.what == "evaluate" else 1)
+    if getattr(args, "progress", False) is None:
+        args.progress = sys.stderr.isatty()
+    show_log = bool(getattr(args, "tf_log", False)) or (
+        args.command == "evaluate" and (args.verbose or 0) >= 2)
+    _import_tensorflow(show_log)
     from keras_attngan.data import DataError
     from keras_attngan.export import ExportCheckError
     from keras_attngan.networks.vgg import WeightsUnavailableError
 
     try:
+        if args.command == "train" or getattr(args, "what", None) in ("train", "export"):
+            _check_model_options(args)
         return args.func(args)
-    except (DataError, FileNotFoundError, ExportCheckError, WeightsUnavailableError) as error:
+    except (DataError, FileNotFoundError, FileExistsError, ExportCheckError,
+            WeightsUnavailableError) as error:
         _fail(str(error))
+    finally:
+        _VERB = None
 
 
 def entry_point() -> None:

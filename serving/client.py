@@ -106,6 +106,11 @@ def image_files(paths: Sequence[str]) -> list[str]:
     return files
 
 
+def _fail(message: str) -> None:
+    print(f"client.py: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: Sequence[str] | None = None) -> list[str]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     where = parser.add_mutually_exclusive_group(required=True)
@@ -113,24 +118,56 @@ def main(argv: Sequence[str] | None = None) -> list[str]:
     where.add_argument("--grpc", help="host:port of TF Serving's gRPC API (8500)")
     parser.add_argument("--model", required=True, help="the model name TF Serving serves")
     parser.add_argument("--output", required=True)
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace files that exist in --output")
     parser.add_argument("inputs", nargs="+", help="image files or folders")
     args = parser.parse_args(argv)
 
+    missing = [path for path in args.inputs if not os.path.exists(path)]
+    if missing:
+        _fail(f"no such file or folder: {', '.join(missing)}")
     files = image_files(args.inputs)
     if not files:
-        sys.exit("no image files given")
+        _fail("no image files given")
+    # every output name decided, and checked, before the request
+    stems = [os.path.splitext(os.path.basename(path))[0] for path in files]
+    seen: dict[str, str] = {}
+    for path, stem in zip(files, stems):
+        if stem.lower() in seen:
+            _fail(f"{seen[stem.lower()]} and {path} would both be written as {stem}.png; "
+                  "send them separately or rename one")
+        seen[stem.lower()] = path
+    existing = [os.path.join(args.output, stem + suffix) for stem in stems
+                for suffix in (".png", "_mask.png")
+                if os.path.exists(os.path.join(args.output, stem + suffix))]
+    if existing and not args.overwrite:
+        _fail(f"{len(existing)} output file(s) exist already (e.g. {existing[0]}); pass "
+              "--overwrite to replace them, or choose another --output")
     images = []
     for path in files:
-        with open(path, "rb") as f:
-            images.append(f.read())
-    if args.rest:
-        results = translate_rest(args.rest, args.model, images)
-    else:
-        results = translate_grpc(args.grpc, args.model, images)
+        try:
+            with open(path, "rb") as f:
+                images.append(f.read())
+        except OSError as error:
+            _fail(f"cannot read {path}: {error.strerror or error}")
+    server = args.rest or args.grpc
+    try:
+        if args.rest:
+            results = translate_rest(args.rest, args.model, images)
+        else:
+            results = translate_grpc(args.grpc, args.model, images)
+    except ImportError as error:
+        _fail(f"{error.name or error} is not installed: pip install "
+              "\"keras_attngan[serving]\"")
+    except Exception as error:  # connection refused, timeouts, TF Serving's refusals
+        message = str(getattr(error, "details", lambda: None)() or error).splitlines()
+        kind = type(error).__name__
+        if "Connection" in kind or "UNAVAILABLE" in str(error) or "refused" in str(error):
+            _fail(f"cannot reach TF Serving at {server} ({kind}); is the server running?")
+        _fail(f"the request to {server} failed: {message[0] if message else kind}")
     os.makedirs(args.output, exist_ok=True)
     written = []
-    for path, result in zip(files, results):
-        stem = os.path.splitext(os.path.basename(path))[0]
+    for stem, result in zip(stems, results):
         for name, data in result.items():
             target = os.path.join(args.output, stem + ("" if name == "image" else f"_{name}")
                                   + ".png")
