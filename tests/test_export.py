@@ -309,3 +309,39 @@ def test_end_to_end_with_tensorflow_model_server(exported, tmp_path):
         assert tf.io.decode_png(result[0]["image"]).shape == x[0].shape
     finally:
         server.kill()
+
+
+# ------------------------------------------------------------- deployed models, bad input
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((8, 8, 3), np.uint8), "4 dimensions"),
+    (np.zeros((8, 8), np.uint8), "4 dimensions"),
+])
+def test_wrong_rank_is_refused_with_the_shape(exported, bad, message):
+    loaded = tf.saved_model.load(exported["cyclegan"][1])
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        loaded.signatures["a2b"](images=tf.constant(bad))
+
+
+def test_truncated_bytes_are_refused_with_a_message(exported):
+    loaded = tf.saved_model.load(exported["cyclegan"][1])
+    x = images(1)[0]
+    for data in (tf.io.encode_jpeg(x).numpy(), tf.io.encode_png(x).numpy()):
+        with pytest.raises(tf.errors.InvalidArgumentError, match="truncated"):
+            loaded.signatures["translate_bytes"](image_bytes=tf.constant([data[:-40]]))
+
+
+def test_tflite_translator_converts_uint8_and_refuses_the_wrong_size(tmp_path):
+    model = tiny("cyclegan")
+    path = str(tmp_path / "m.tflite")
+    kag.export.tflite(model, path, image_size=32)
+    translator = TFLiteTranslator(path)
+    x = images(1, 32, 32)
+    from_uint8 = translator(x)["image"]
+    assert np.abs(from_uint8 - translator((x / 127.5 - 1).astype("float32"))["image"]).max() < 1e-5
+    assert -1 <= from_uint8.min() and from_uint8.max() <= 1
+    with pytest.raises(ValueError, match="fixed input size"):
+        translator(images(1, 30, 32))
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        translator(x.astype("float32"))
+    with pytest.raises(FileExistsError):
+        kag.export.tflite(model, path, image_size=32)
