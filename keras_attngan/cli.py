@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from typing import Any, Sequence
@@ -80,33 +81,46 @@ def _close_matches(words: Sequence[str], known: Sequence[str]) -> list[str]:
 # --------------------------------------------------------------------------- train
 def train(args: argparse.Namespace) -> dict[str, Any]:
     import keras_attngan as kag
+    from keras_attngan.training.callbacks import BackupError, RunBackup
 
-    os.makedirs(args.out, exist_ok=True)
-    config_path = os.path.join(args.out, RUN_CONFIG)
     hparams = {"image_size": args.image_size, **_hparams(args.set)}
     if args.decay_start is not None:
         hparams["decay_start"] = args.decay_start
     if args.epochs is None:  # the chosen model's paper schedule
         args.epochs = kag.models.get_class(args.model).paper_epochs
+    if args.epochs < 1:
+        _fail(f"--epochs must be at least 1; got {args.epochs}.")
+    config_path = os.path.join(args.out, RUN_CONFIG)
+    backup_dir = os.path.join(args.out, "backup")
     run = {"model": args.model, "hparams": hparams, "epochs": args.epochs,
            "decay_start": args.decay_start, "batch_size": args.batch_size,
            "data_a": str(args.data_a), "data_b": str(args.data_b)}
-    has_backup = os.path.isdir(os.path.join(args.out, "backup"))
+    latest = RunBackup.read_latest(backup_dir)
     if os.path.exists(config_path):
         with open(config_path) as f:
             previous = json.load(f)
-        if has_backup and not args.resume:
+        if latest is not None and not args.resume:
             _fail(f"{args.out} already holds a training run; pass --resume to continue it "
                   "or choose another --out.")
-        if args.resume and (previous["model"] != run["model"]
-                            or previous["hparams"] != run["hparams"]):
-            _fail(f"{args.out} holds a {previous['model']} run with {previous['hparams']}; "
-                  f"it cannot resume as {run['model']} with {run['hparams']}. Pass the same "
-                  "--model, --image-size and --set, or another --out.")
+        # what must match for the backup to continue this run (epochs may grow)
+        differs = [f"{key}: {previous.get(key)!r} there, {run[key]!r} now"
+                   for key in ("model", "hparams", "batch_size", "data_a", "data_b")
+                   if previous.get(key) != run[key]]
+        if args.resume and differs and not args.force:
+            _fail(f"{args.out} holds another run; it cannot resume with these options ("
+                  + "; ".join(differs) + "). Pass the options it was started with, "
+                  "another --out, or --force to resume anyway.")
     elif args.resume:
         print(f"attngan: nothing to resume in {args.out}; starting a new run.")
-    with open(config_path, "w") as f:
-        json.dump(run, f, indent=2)
+    if latest is not None and args.resume:
+        if latest["epoch"] >= args.epochs:
+            print(f"attngan: {args.out} has trained {latest['epoch']} epoch(s) already; "
+                  f"pass --epochs above {latest['epoch']} to train more.")
+            return {"model": None, "history": {}, "model_path": os.path.join(
+                args.out, "model.keras")}
+        print(f"attngan: resuming at epoch {latest['epoch'] + 1}"
+              + (f", batch {latest['batch'] + 1}" if latest["batch"] else "")
+              + f" of {args.epochs} from {backup_dir}")
 
     # Load (and check) each side once; training and sample pipelines share the sources.
     sources = [kag.data.load_source(spec, skip_corrupt=args.skip_corrupt)
@@ -123,16 +137,39 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model = kag.models.build(args.model, **hparams)
         model.compile(**({"learning_rate": args.lr} if args.lr else {}),
                       jit_compile=args.jit_compile)
-    callbacks = kag.callbacks.default(
-        model, args.out, samples=samples,
-        backup_freq=args.backup_freq if args.backup_freq == "epoch" else int(args.backup_freq),
-    )
-    callbacks += _evaluation_callbacks(args, model)
-    print(f"attngan: training {args.model} for {args.epochs} epochs of "
-          f"{int(dataset.cardinality())} steps on {strategy.num_replicas_in_sync} "
-          f"replica(s); run folder {args.out}")
-    history = model.fit(dataset, epochs=args.epochs, callbacks=callbacks, shuffle=False,
-                        verbose=args.verbose)
+    try:
+        model.start_schedule(args.epochs)  # a schedule the run cannot reach is refused
+    except ValueError as error:
+        _fail(str(error))
+    backup_freq = args.backup_freq
+    if backup_freq != "epoch":
+        if not str(backup_freq).isdigit() or int(backup_freq) < 1:
+            _fail(f"--backup-freq takes 'epoch' or a positive number of steps; got "
+                  f"{backup_freq!r}.")
+        backup_freq = int(backup_freq)
+    created = not os.path.isdir(args.out)
+    os.makedirs(args.out, exist_ok=True)
+    try:
+        with open(config_path, "w") as f:
+            json.dump(run, f, indent=2)
+        callbacks = kag.callbacks.default(model, args.out, samples=samples,
+                                          backup_freq=backup_freq)
+        callbacks += _evaluation_callbacks(args, model)
+        print(f"attngan: training {args.model} for {args.epochs} epochs of "
+              f"{int(dataset.cardinality())} steps on {strategy.num_replicas_in_sync} "
+              f"replica(s); run folder {args.out}")
+        try:
+            verbose = (1 if sys.stdout.isatty() else 2) if args.verbose is None \
+                else args.verbose
+            history = model.fit(dataset, epochs=args.epochs, callbacks=callbacks,
+                                shuffle=False, verbose=verbose)
+        except BackupError as error:  # a damaged backup, or one of another model
+            _fail(str(error))
+    except BaseException:
+        # a start that failed before its first backup leaves no half-made run folder
+        if created and RunBackup.read_latest(backup_dir) is None:
+            shutil.rmtree(args.out, ignore_errors=True)
+        raise
     model_path = os.path.join(args.out, "model.keras")
     model.save(model_path)
     print(f"attngan: model saved to {model_path}; TensorBoard: tensorboard --logdir "
@@ -663,13 +700,19 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, help="run folder (checkpoints, logs, samples)")
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last backup")
+    t.add_argument("--force", action="store_true",
+                   help="with --resume: resume even if model, data or batch size differ")
     t.add_argument("--backup-freq", default="epoch",
                    help="'epoch' or a number of steps between backups")
     t.add_argument("--seed", type=int, default=None)
     t.add_argument("--skip-corrupt", action="store_true",
                    help="leave undecodable image files out (counted) instead of failing")
     t.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
-    t.add_argument("--verbose", type=int, default=1, help="Keras verbosity: 1 progress bar")
+    t.add_argument("--verbose", type=int, default=None, choices=(0, 1, 2),
+                   help="Keras verbosity: 0 silent, 1 progress bar, 2 a line per epoch "
+                        "(default: 1 on a terminal, else 2)")
+    t.add_argument("--tf-log", dest="tf_log", action="store_true",
+                   help="show TensorFlow's own start-up and C++ log lines")
     _add_train_evaluation_arguments(t)
     t.set_defaults(func=train)
 

@@ -32,7 +32,7 @@ def train_command(folders, out, epochs, *extra):
 
 def read_metadata(out):
     try:
-        with open(os.path.join(out, "backup", "training_metadata.json")) as f:
+        with open(os.path.join(out, "backup", "latest.json")) as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
@@ -183,3 +183,79 @@ def test_train_dagan_from_the_command_line(folders, tmp_path):
                         folders[0], "--output", str(tmp_path / "t")])
     assert len(written) == 16
     assert os.path.exists(written[0].replace(".png", "_mask.png"))
+
+
+def _epoch_scalars(out, tag="epoch_learning_rate"):
+    """(step, value) of every ``tag`` event any process of the run wrote."""
+    import glob
+
+    found = []
+    for path in sorted(glob.glob(os.path.join(out, "train", "events.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    found.append((event.step, float(tf.make_ndarray(value.tensor))))
+    return sorted(found)
+
+
+@pytest.mark.slow
+def test_three_kills_at_random_points_end_like_an_uninterrupted_run(folders, tmp_path):
+    import random
+
+    epochs, steps_per_epoch = 3, 16 // 2
+    whole = str(tmp_path / "whole")
+    done = subprocess.run(train_command(folders, whole, epochs, "--backup-freq", "3"),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    out, rng, grids = str(tmp_path / "killed"), random.Random(0), {}
+    for kill in range(3):
+        proc = subprocess.Popen(train_command(folders, out, epochs, "--backup-freq", "3",
+                                              *(["--resume"] if kill else [])),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            before = (read_metadata(out) or {}).get("steps", -1)
+            deadline = time.time() + 240
+            while (read_metadata(out) or {}).get("steps", -1) <= before:
+                assert proc.poll() is None and time.time() < deadline
+                time.sleep(0.02)
+            time.sleep(rng.uniform(0.0, 1.5))  # then anywhere: mid-step, mid-save, ...
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            proc.kill()
+        samples = os.path.join(out, "samples")
+        for name in os.listdir(samples) if os.path.isdir(samples) else ():
+            grids.setdefault(name, os.stat(os.path.join(samples, name)).st_mtime_ns)
+    assert read_metadata(out)["steps"] < epochs * steps_per_epoch  # killed before the end
+    resumed = subprocess.run(train_command(folders, out, epochs, "--backup-freq", "3",
+                                           "--resume"), capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    killed_model = kag.models.load(os.path.join(out, "model.keras"))
+    whole_model = kag.models.load(os.path.join(whole, "model.keras"))
+    for model in (killed_model, whole_model):  # the same steps, not one more
+        assert int(model.generator_optimizer.iterations) == epochs * steps_per_epoch
+        assert int(model.discriminator_optimizer.iterations) == epochs * steps_per_epoch
+    # every epoch logged once, at its own step, with the uninterrupted run's rate
+    logged, reference = _epoch_scalars(out), _epoch_scalars(whole)
+    assert [step for step, _ in logged] == [step for step, _ in reference] == list(range(epochs))
+    assert [v for _, v in logged] == pytest.approx([v for _, v in reference])
+    # sample grids: one per epoch, none written twice
+    assert sorted(os.listdir(os.path.join(out, "samples"))) == [
+        f"epoch_{e:04d}.png" for e in range(1, epochs + 1)]
+    for name, mtime in grids.items():
+        assert os.stat(os.path.join(out, "samples", name)).st_mtime_ns == mtime, name
+
+    # a finished run asked for more epochs trains only the new ones
+    more = subprocess.run(train_command(folders, out, epochs + 1, "--resume"),
+                          capture_output=True, text=True, timeout=300)
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert f"Epoch {epochs + 1}/{epochs + 1}" in more.stdout and "Epoch 1/" not in more.stdout
+    model = kag.models.load(os.path.join(out, "model.keras"))
+    assert int(model.generator_optimizer.iterations) == (epochs + 1) * steps_per_epoch
+    # other data is refused, saying what differs
+    other = subprocess.run(train_command((folders[1], folders[0]), out, epochs + 2,
+                                         "--resume"), capture_output=True, text=True)
+    assert other.returncode == 2 and "data_a" in other.stderr and "--force" in other.stderr

@@ -21,7 +21,8 @@ class ImagePool:
     probability 0.5, a stored image is returned and replaced by the new one, otherwise the
     new image is returned. The history lives in sync-on-read variables, so each replica
     keeps its own and the pool works inside a compiled ``train_step``. It is not part of
-    checkpoints (neither is it in the reference): a resumed run refills it.
+    checkpoints or ``.keras`` files (neither is it in the reference); run backups
+    (``callbacks.RunBackup``) save and restore it through ``get_state`` / ``set_state``.
     """
 
     def __init__(self, size: int, image_shape: Sequence[int], name: str = "image_pool"):
@@ -37,6 +38,23 @@ class ImagePool:
             tf.zeros((self.size, *image_shape), "float32"), name=f"{name}_images", **variable
         )
         self.count = tf.Variable(0, dtype=tf.int32, name=f"{name}_count", **variable)
+
+    def get_state(self) -> dict[str, np.ndarray]:
+        """The history as numpy arrays (one replica's: each replica keeps its own)."""
+        if self.size <= 0:
+            return {}
+        return {"images": _first_replica(self.images), "count": _first_replica(self.count)}
+
+    def set_state(self, state: Mapping[str, np.ndarray]) -> None:
+        if self.size <= 0 or not state:
+            return
+        for variable, key in ((self.images, "images"), (self.count, "count")):
+            value = np.asarray(state[key])
+            if tuple(value.shape) != tuple(variable.shape):
+                raise ValueError(f"The saved image pool holds {key} of shape {value.shape}; "
+                                 f"this model's pool has {tuple(variable.shape)}.")
+            for component in getattr(variable, "values", None) or (variable,):
+                component.assign(value.astype(variable.dtype.as_numpy_dtype))
 
     def query(self, images: tf.Tensor) -> tf.Tensor:
         if self.size <= 0:
@@ -159,6 +177,11 @@ def _is_chief() -> bool:
     return is_chief()
 
 
+def _first_replica(variable) -> np.ndarray:
+    values = getattr(variable, "values", None)  # a distributed variable's components
+    return np.array((values[0] if values else variable).numpy())
+
+
 def num_replicas() -> int:
     return tf.distribute.get_strategy().num_replicas_in_sync
 
@@ -235,6 +258,35 @@ class TranslationGAN(keras.Model):
         return ImagePool(self.pool_size,
                          (self.image_size, self.image_size, channels or self.channels),
                          name=name)
+
+    def pools(self) -> dict[str, ImagePool]:
+        """The model's image pools by attribute name (saved in run backups)."""
+        return {name: value for name, value in sorted(vars(self).items())
+                if isinstance(value, ImagePool)}
+
+    def skip_batches(self, count: int) -> None:
+        """Makes the next ``count`` training steps consume their batch without training:
+        a run resumed from a backup taken inside an epoch thereby ends that epoch with as
+        many steps as an uninterrupted run."""
+        self._batches_to_skip = max(0, int(count))
+
+    def make_train_function(self, force: bool = False):
+        super().make_train_function(force)
+        compiled = self.train_function
+        if getattr(compiled, "_skips_batches", False):
+            return compiled
+
+        def train_function(iterator):
+            if getattr(self, "_batches_to_skip", 0) > 0:
+                for _ in range(self.steps_per_execution):
+                    iterator.get_next()
+                self._batches_to_skip -= self.steps_per_execution
+                return {name: tracker.result() for name, tracker in self._trackers.items()}
+            return compiled(iterator)
+
+        train_function._skips_batches = True
+        self.train_function = train_function
+        return train_function
 
     @property
     def generator_variables(self) -> list:

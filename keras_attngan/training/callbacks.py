@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import tempfile
 from typing import Any, Sequence
 
@@ -14,6 +16,137 @@ import tensorflow as tf
 
 from keras_attngan.models.base import EpochSchedule
 from keras_attngan.training.strategy import is_chief
+
+
+class BackupError(ValueError):
+    """A run's backup that cannot be read."""
+
+
+class RunBackup(keras.callbacks.Callback):
+    """Backups from which a killed run resumes exactly.
+
+    Each backup is a folder ``backup_dir/state-NNNNNN`` with the weights, every
+    optimiser's state and the schedule's variables (``model.weights.h5``), the image
+    pools (``pools.npz``) and where the run was (``meta.json``: the epoch in progress and
+    the batches it has done, 0 at an epoch's end). It is written under a temporary name
+    and renamed, then ``latest.json`` is replaced atomically, and only then is the older
+    backup removed: a kill at any moment leaves a complete backup to resume from.
+
+    Saves at every epoch's end and, with ``save_freq`` a number, every that many steps.
+    On ``fit``'s start the latest backup is loaded: the run continues at its epoch, and
+    the batches that epoch had done are consumed without training
+    (``model.skip_batches``), so the run ends with the steps of an uninterrupted one.
+    """
+
+    LATEST = "latest.json"
+
+    def __init__(self, backup_dir: str, save_freq: int | str = "epoch"):
+        super().__init__()
+        if save_freq != "epoch" and (not isinstance(save_freq, int) or save_freq < 1):
+            raise ValueError(f"save_freq must be 'epoch' or a positive number of steps; got "
+                             f"{save_freq!r}.")
+        self.backup_dir, self.save_freq = backup_dir, save_freq
+        self._epoch, self._batch, self._since_save = 0, 0, 0
+        self.restored: dict[str, Any] | None = None
+
+    # ----------------------------------------------------------------- reading
+    @classmethod
+    def read_latest(cls, backup_dir: str) -> dict[str, Any] | None:
+        """``latest.json`` of ``backup_dir`` ({"state", "epoch", "batch", "steps"}), or
+        None when there is no backup yet."""
+        path = os.path.join(backup_dir, cls.LATEST)
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path) as f:
+                latest = json.load(f)
+            latest["epoch"], latest["batch"] = int(latest["epoch"]), int(latest["batch"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise BackupError(f"The backup index {path} is unreadable ({error}); remove "
+                              f"{backup_dir} to start again, or train into another folder."
+                              ) from None
+        return latest
+
+    def on_train_begin(self, logs=None):
+        latest = self.read_latest(self.backup_dir)
+        if latest is None:
+            return
+        state = os.path.join(self.backup_dir, latest["state"])
+        try:
+            self.model.load_weights(os.path.join(state, "model.weights.h5"))
+            pools = os.path.join(state, "pools.npz")
+            if os.path.exists(pools):
+                with np.load(pools) as saved:
+                    for name, pool in self.model.pools().items():
+                        pool.set_state({k: saved[f"{name}/{k}"] for k in ("images", "count")
+                                        if f"{name}/{k}" in saved})
+        except (OSError, ValueError, KeyError) as error:
+            raise BackupError(
+                f"The backup in {state} does not fit this model or is damaged ({error}). "
+                f"Resume with the model and options that wrote it, or remove "
+                f"{self.backup_dir} to start again.") from None
+        self.model._initial_epoch = latest["epoch"]
+        self.model.skip_batches(latest["batch"])
+        self._epoch, self._batch = latest["epoch"], latest["batch"]
+        self.restored = latest
+
+    # ----------------------------------------------------------------- writing
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch != self._epoch:
+            self._batch = 0
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        done = batch + 1
+        if done <= self._batch:  # a batch the resumed epoch had done: skipped, not trained
+            return
+        self._since_save += done - self._batch
+        self._batch = done
+        if self.save_freq != "epoch" and self._since_save >= self.save_freq:
+            self.save(self._epoch, self._batch)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.save(epoch + 1, 0)
+        self._epoch, self._batch = epoch + 1, 0
+
+    def save(self, epoch: int, batch: int) -> str:
+        """Writes a backup of the run at (epoch in progress, batches done)."""
+        self._since_save = 0
+        os.makedirs(self.backup_dir, exist_ok=True)
+        steps = int(keras.ops.convert_to_numpy(self.model.generator_optimizer.iterations))
+        name = f"state-{steps:09d}-{epoch:05d}-{batch:06d}"
+        staging = tempfile.mkdtemp(prefix=".saving-", dir=self.backup_dir)
+        self.model.save_weights(os.path.join(staging, "model.weights.h5"))
+        pools = {f"{name_}/{k}": v for name_, pool in self.model.pools().items()
+                 for k, v in pool.get_state().items()}
+        np.savez(os.path.join(staging, "pools.npz"), **pools)
+        meta = {"state": name, "epoch": epoch, "batch": batch, "steps": steps}
+        with open(os.path.join(staging, "meta.json"), "w") as f:
+            json.dump(meta, f)
+        final = os.path.join(self.backup_dir, name)
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.rename(staging, final)
+        index = os.path.join(self.backup_dir, self.LATEST)
+        with open(index + ".tmp", "w") as f:
+            json.dump(meta, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(index + ".tmp", index)
+        for entry in os.listdir(self.backup_dir):  # older backups and unfinished ones
+            if entry != name and (entry.startswith("state-") or entry.startswith(".saving-")):
+                shutil.rmtree(os.path.join(self.backup_dir, entry), ignore_errors=True)
+        return final
+
+
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback, flushed at each epoch's end: a killed run keeps the
+    scalars of every epoch its backups hold (buffered events die with the process)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        for writer in self._writers.values():
+            writer.flush()
 
 
 def image_grid(rows: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -69,7 +202,8 @@ class SampleGrid(keras.callbacks.Callback):
                 self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir,
                                                                           "images"))
             with self._writer.as_default():
-                tf.summary.image("samples", grid[None], step=epoch + 1)
+                # the epoch index, the step Keras' TensorBoard gives the epoch's scalars
+                tf.summary.image("samples", grid[None], step=epoch)
             self._writer.flush()
 
     def on_train_end(self, logs=None):
@@ -103,9 +237,11 @@ def default(
 ) -> list[keras.callbacks.Callback]:
     """The callbacks of a training run in folder ``log_dir``.
 
-    - ``backup/``: BackupAndRestore (weights, optimiser state, schedule variables, epoch),
-      so a run killed at any point resumes from its last backup when started again with
-      the same folder; ``backup_freq`` is "epoch" or a number of steps;
+    - ``backup/``: ``RunBackup`` (weights, optimiser state, schedule variables, image
+      pools, epoch and batch, written atomically), so a run killed at any point resumes
+      from its last backup when started again with the same folder, and ends with the
+      epochs and steps of an uninterrupted run; ``backup_freq`` is "epoch" or a number of
+      steps (backups are also written at every epoch's end);
     - the model's paper schedule (``EpochSchedule``; ``fit`` would add it anyway, and
       never twice): stages, curricula and the learning rate, logged in ``history``;
     - TensorBoard scalars (``train/``) and sample grids (``images/``), and the same grid
@@ -117,12 +253,14 @@ def default(
     if not is_chief():
         log_dir = tempfile.mkdtemp(prefix="attngan_worker_")
     os.makedirs(log_dir, exist_ok=True)
+    # The backup comes first: the epoch's logs, grid and model file are written right
+    # after it, so a kill in between loses at most those (a few milliseconds' window),
+    # and never makes the resumed run write an epoch twice.
     callbacks: list[keras.callbacks.Callback] = [
-        keras.callbacks.BackupAndRestore(os.path.join(log_dir, "backup"),
-                                         save_freq=backup_freq, delete_checkpoint=False,
-                                         double_checkpoint=True),
+        RunBackup(os.path.join(log_dir, "backup"), save_freq=backup_freq),
         EpochSchedule(),
         keras.callbacks.TerminateOnNaN(),
+        TensorBoard(log_dir, update_freq="epoch", write_graph=False),
     ]
     if samples is not None:
         a, b = sample_batch(samples)
@@ -130,6 +268,4 @@ def default(
                                     every=sample_every))
     if checkpoint:
         callbacks.append(keras.callbacks.ModelCheckpoint(os.path.join(log_dir, "model.keras")))
-    callbacks.append(keras.callbacks.TensorBoard(log_dir, update_freq="epoch",
-                                                 write_graph=False))
     return callbacks
