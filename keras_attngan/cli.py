@@ -114,6 +114,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         print(f"attngan: nothing to resume in {args.out}; starting a new run.")
     if latest is not None and args.resume:
         if latest["epoch"] >= args.epochs:
+            # a grid the last process left pending belongs to a finished epoch
+            samples_dir = os.path.join(args.out, "samples")
+            for name in os.listdir(samples_dir) if os.path.isdir(samples_dir) else ():
+                if name.endswith(".png.pending"):
+                    path = os.path.join(samples_dir, name)
+                    os.replace(path, path[:-len(".pending")])
             print(f"attngan: {args.out} has trained {latest['epoch']} epoch(s) already; "
                   f"pass --epochs above {latest['epoch']} to train more.")
             return {"model": None, "history": {}, "model_path": os.path.join(

@@ -378,7 +378,6 @@ class TranslationGAN(keras.Model):
         for milestone in self.schedule_epochs():
             resolved[milestone.name] = milestone.resolve(epochs, self.paper_epochs)
         self._run_epochs, self._milestones = epochs, resolved
-        self._schedule_epoch = None
         if verbose and _is_chief():
             print(self.describe_schedule())
         return dict(resolved)
@@ -423,7 +422,7 @@ class TranslationGAN(keras.Model):
             if optimizer is not None:
                 optimizer.learning_rate = (self.base_learning_rates[role] * factor
                                            * self.learning_rate_gate(role))
-        self._schedule_epoch, self._schedule_factor = epoch, factor
+        self._schedule_factor = factor
         if self.trained_roles() != trained and getattr(self, "train_function", None):
             self.make_train_function(force=True)
 

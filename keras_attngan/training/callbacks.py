@@ -177,7 +177,15 @@ class SampleGrid(keras.callbacks.Callback):
 
     Columns: input | translation | [mask] | [reconstruction], as the model's
     ``sample_rows`` gives them; one line per sample, direction a2b first.
+
+    The grid is written as ``epoch_NNNN.png.pending`` at the epoch's end and published
+    (renamed, and logged to TensorBoard) when the next epoch starts or training ends, so
+    that in ``default()``'s order the run's backup is committed in between: a run killed
+    before that commit redoes the epoch and its grid, one killed after it publishes the
+    pending grid when it resumes. No grid is lost or written twice.
     """
+
+    PENDING = ".pending"
 
     def __init__(self, samples_a, samples_b, png_dir: str, log_dir: str | None = None,
                  every: int = 1):
@@ -186,27 +194,51 @@ class SampleGrid(keras.callbacks.Callback):
         self.samples_b = np.asarray(samples_b, np.float32)
         self.png_dir, self.log_dir, self.every = png_dir, log_dir, max(1, int(every))
         self._writer = None
+        self._pending: list[tuple[int, str]] = []
+        self._checked_leftovers = False
         self.last_path: str | None = None
 
     def grid(self) -> np.ndarray:
         return image_grid(self.model.sample_rows(self.samples_a, self.samples_b))
 
+    def on_epoch_begin(self, epoch, logs=None):
+        if not self._checked_leftovers:  # grids a killed process left pending
+            self._checked_leftovers = True
+            for name in sorted(os.listdir(self.png_dir)) if os.path.isdir(self.png_dir) else ():
+                if name.endswith(self.PENDING):
+                    number = int(name[len("epoch_"):-len(".png" + self.PENDING)])
+                    path = os.path.join(self.png_dir, name)
+                    if number <= epoch:  # its epoch is in the backup this run resumed
+                        self._pending.append((number - 1, path))
+                    else:  # its epoch is being redone
+                        os.remove(path)
+        self._publish()
+
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        grid = self.grid()
-        self.last_path = os.path.join(self.png_dir, f"epoch_{epoch + 1:04d}.png")
-        write_png(self.last_path, grid)
-        if self.log_dir:
-            if self._writer is None:
-                self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir,
-                                                                          "images"))
-            with self._writer.as_default():
-                # the epoch index, the step Keras' TensorBoard gives the epoch's scalars
-                tf.summary.image("samples", grid[None], step=epoch)
-            self._writer.flush()
+        path = os.path.join(self.png_dir, f"epoch_{epoch + 1:04d}.png{self.PENDING}")
+        write_png(path, self.grid())
+        self._pending.append((epoch, path))
+
+    def _publish(self) -> None:
+        for epoch, pending in self._pending:
+            final = pending[:-len(self.PENDING)]
+            os.replace(pending, final)
+            self.last_path = final
+            if self.log_dir:
+                if self._writer is None:
+                    self._writer = tf.summary.create_file_writer(
+                        os.path.join(self.log_dir, "images"))
+                grid = tf.io.decode_png(tf.io.read_file(final))
+                with self._writer.as_default():
+                    # the epoch index, the step Keras' TensorBoard gives epoch scalars
+                    tf.summary.image("samples", grid[None], step=epoch)
+                self._writer.flush()
+        self._pending = []
 
     def on_train_end(self, logs=None):
+        self._publish()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
@@ -253,19 +285,21 @@ def default(
     if not is_chief():
         log_dir = tempfile.mkdtemp(prefix="attngan_worker_")
     os.makedirs(log_dir, exist_ok=True)
-    # The backup comes first: the epoch's logs, grid and model file are written right
-    # after it, so a kill in between loses at most those (a few milliseconds' window),
-    # and never makes the resumed run write an epoch twice.
+    # Order at an epoch's end: the schedule's logs, the sample grid (rendered, left
+    # pending), the backup (committed), then TensorBoard's scalars and model.keras. A
+    # kill before the commit redoes the epoch; after it, the grid is published on resume;
+    # only a kill in the milliseconds between the commit and the scalars' write loses
+    # that epoch's scalars.
     callbacks: list[keras.callbacks.Callback] = [
-        RunBackup(os.path.join(log_dir, "backup"), save_freq=backup_freq),
         EpochSchedule(),
         keras.callbacks.TerminateOnNaN(),
-        TensorBoard(log_dir, update_freq="epoch", write_graph=False),
     ]
     if samples is not None:
         a, b = sample_batch(samples)
         callbacks.append(SampleGrid(a, b, os.path.join(log_dir, "samples"), log_dir,
                                     every=sample_every))
+    callbacks += [RunBackup(os.path.join(log_dir, "backup"), save_freq=backup_freq),
+                  TensorBoard(log_dir, update_freq="epoch", write_graph=False)]
     if checkpoint:
         callbacks.append(keras.callbacks.ModelCheckpoint(os.path.join(log_dir, "model.keras")))
     return callbacks
