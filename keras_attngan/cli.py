@@ -625,6 +625,16 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             print(f"{row['format']:<18} median {row['seconds']:.3f} s/image, "
                   f"{row['speedup_vs_keras']:.2f}x Keras predict"
                   + (f", {row['bytes'] / 1e6:.1f} MB" if row.get("bytes") else ""))
+    elif args.what == "quality":
+        from keras_attngan import quality
+
+        result = quality.bench_quality(args.model, task=args.task, steps=args.steps,
+                                       batch_size=args.batch_size, seed=args.seed,
+                                       reference=args.reference, log_dir=args.log_dir,
+                                       image_size=args.image_size,
+                                       verbose=1 if sys.stderr.isatty() else 0,
+                                       **_hparams(args.set))
+        print(quality.format_quality(result))
     elif args.what == "evaluate":
         weights = _inception_weights(args.inception_weights or "none")
         result = benchmarks.bench_evaluate(images=args.steps, image_size=args.image_size,
@@ -814,9 +824,9 @@ def parser() -> argparse.ArgumentParser:
                         "(default: 1 on a terminal, else 2)")
     d.set_defaults(func=demo)
 
-    b = sub.add_parser("bench", help="measure training-step, data-pipeline, export or "
-                                     "feature-extraction speed")
-    b.add_argument("what", choices=("train", "data", "export", "evaluate"))
+    b = sub.add_parser("bench", help="measure training-step, data-pipeline, export, "
+                                     "feature-extraction speed, or translation quality")
+    b.add_argument("what", choices=("train", "data", "export", "evaluate", "quality"))
     b.add_argument("--model", default="cyclegan", choices=available())
     b.add_argument("--image-size", type=int, default=None,
                    help="default 128 for train, 256 for data")
@@ -824,13 +834,22 @@ def parser() -> argparse.ArgumentParser:
                    help="default 1; 32 for evaluate")
     b.add_argument("--steps", type=int, default=None,
                    help="timed steps (train, default 10), pairs (data, default 256) or "
-                        "images (evaluate, default 2000)")
+                        "images (evaluate, default 2000) or training steps (quality, "
+                        "default 3000)")
     b.add_argument("--warmup", type=int, default=2)
     b.add_argument("--jit-compile", action="store_true")
     b.add_argument("--set", action="append", metavar="NAME=VALUE")
     b.add_argument("--folder", default=None, help="data: a folder of images to read")
     b.add_argument("--inception-weights", default=None,
                    help="evaluate: none (default: random init, same speed), imagenet or PATH")
+    b.add_argument("--task", choices=("texture", "digits"), default="texture",
+                   help="quality: texture (objects gain stripes, 64 px) or digits (content "
+                        "kept, 32 px)")
+    b.add_argument("--no-reference", dest="reference", action="store_false",
+                   help="quality: skip training CycleGAN as the reference")
+    b.add_argument("--seed", type=int, default=0, help="quality: data and training seed")
+    b.add_argument("--log-dir", default=None,
+                   help="quality: keep TensorBoard logs and sample grids here")
     b.add_argument("--json", action="store_true", help="also print the figures as JSON")
     b.add_argument("--verbose", dest="tf_log", action="store_true",
                    help="show TensorFlow's own log lines")
@@ -903,10 +922,12 @@ def main(argv: Sequence[str] | None = None) -> Any:
     args = parser().parse_args(argv)
     _VERB = args.command + (f" {args.what}" if getattr(args, "what", None) else "")
     if getattr(args, "what", None):
+        if args.what == "quality":  # the task decides the size unless --image-size says
+            args.image_size = args.image_size or {"texture": 64, "digits": 32}[args.task]
         args.image_size = args.image_size or {"train": 128, "evaluate": 299}.get(args.what,
                                                                                  256)
         args.steps = args.steps or {"train": 10, "data": 256, "export": 20,
-                                    "evaluate": 2000}[args.what]
+                                    "evaluate": 2000, "quality": 3000}[args.what]
         args.batch_size = args.batch_size or (32 if args.what == "evaluate" else 1)
     if getattr(args, "progress", False) is None:
         args.progress = sys.stderr.isatty()
@@ -918,7 +939,8 @@ def main(argv: Sequence[str] | None = None) -> Any:
     from keras_attngan.networks.vgg import WeightsUnavailableError
 
     try:
-        if args.command == "train" or getattr(args, "what", None) in ("train", "export"):
+        if args.command == "train" or getattr(args, "what", None) in ("train", "export",
+                                                                       "quality"):
             _check_model_options(args)
         return args.func(args)
     except (DataError, FileNotFoundError, FileExistsError, ExportCheckError,

@@ -50,6 +50,7 @@ from keras_attngan.networks import global_discriminator, resnet_generator
 class AGGAN(TranslationGAN):
     loss_names = ("d_x", "d_y", "d_xa", "d_ya", "g_gan", "cycle", "pixel", "tv")
     has_attention = True
+    mask_domains = ("a", "b")
     learning_rate = 1e-4
 
     def __init__(
@@ -180,7 +181,9 @@ class AGGAN(TranslationGAN):
         g_losses, fakes = self._generator_step(real_x, real_y)
         d_losses = self._discriminator_step(real_x, real_y, self.pool_x.query(fakes["x"]),
                                             self.pool_y.query(fakes["y"]))
-        return self.track({**g_losses, **d_losses})
+        c = self.channels
+        return self.track({**g_losses, **d_losses, **self.mask_statistics(
+            {"a": fakes["y"][..., c:], "b": fakes["x"][..., c:]})})
 
     def _adversarial(self, discriminator, images):
         return losses.generator_adversarial(discriminator(images, training=True),

@@ -4,6 +4,7 @@ scaling under tf.distribute and mixed precision, translate(), sample rows and co
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any, Mapping, Sequence
 
 import keras
@@ -12,6 +13,10 @@ import tensorflow as tf
 from keras import ops
 
 PACKAGE = "keras_attngan"
+
+
+class MaskCollapseWarning(UserWarning):
+    """An attention mask attends to (almost) nothing or everything over an epoch."""
 
 
 class ImagePool:
@@ -169,6 +174,7 @@ class EpochSchedule(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs.update(self.model.schedule_logs())
+            self.model.warn_if_masks_collapsed(epoch, logs)
 
 
 def _is_chief() -> bool:
@@ -210,6 +216,10 @@ class TranslationGAN(keras.Model):
     has_attention: bool = False
     #: image sides must be a multiple of this (the networks' total stride).
     size_multiple: int = 4
+    #: domains whose attention masks ``train_step`` reports (see ``mask_statistics``).
+    mask_domains: tuple[str, ...] = ()
+    #: tau: a pixel is attended when its mask value exceeds this (UAG's threshold).
+    mask_threshold: float = 0.1
     #: one optimiser per role, each over ``{role}_variables``.
     optimizer_roles: tuple[str, ...] = ("generator", "discriminator")
     #: paper optimiser settings, used by ``compile()`` unless overridden.
@@ -238,7 +248,8 @@ class TranslationGAN(keras.Model):
         self._milestones = None
         if loss_names is not None:  # a model whose switches change its losses
             self.loss_names = tuple(loss_names)
-        self._trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
+        self._trackers = {name: keras.metrics.Mean(name=name)
+                          for name in self.loss_names + self.mask_statistic_names()}
         for role in self.optimizer_roles:
             setattr(self, f"{role}_optimizer", None)
         self.base_learning_rates: dict[str, float] = {}
@@ -447,6 +458,64 @@ class TranslationGAN(keras.Model):
         if factor is None:
             return {}
         return {"learning_rate": self.base_learning_rates.get("generator", 0.0) * factor}
+
+    # -------------------------------------------------------- attention monitoring
+    def mask_statistic_names(self) -> tuple[str, ...]:
+        return tuple(f"mask_{d}_{what}" for d in self.mask_domains
+                     for what in ("mean", "active_mean", "active_fraction"))
+
+    def mask_statistics(self, masks: Mapping[str, Any]) -> dict[str, Any]:
+        """Per domain: the mask's mean over the image (``mask_a_mean``), its mean where
+        it exceeds tau (``mask_a_active_mean``, 0 where nothing does) and the fraction
+        of pixels above tau (``mask_a_active_fraction``); averaged over the epoch by the
+        trackers, so they reach the progress bar, ``history`` and TensorBoard."""
+        out = {}
+        for domain, mask in masks.items():
+            mask = ops.cast(ops.stop_gradient(mask), "float32")
+            active = ops.cast(mask > self.mask_threshold, "float32")
+            out[f"mask_{domain}_mean"] = ops.mean(mask)
+            out[f"mask_{domain}_active_mean"] = (ops.sum(mask * active)
+                                                 / ops.maximum(ops.sum(active), 1.0))
+            out[f"mask_{domain}_active_fraction"] = ops.mean(active)
+        return out
+
+    def masks_in_use(self) -> bool:
+        """Whether the masks decide the translation now (False e.g. in SAT's stage 1,
+        where the mask is 1 by design); collapse warnings apply only then."""
+        return bool(self.mask_domains)
+
+    #: what to try when a mask collapses, shown in the warning
+    collapse_advice: str = ("check the mask in the sample grids; a lower attention "
+                            "learning rate or a longer run before any stage switch may help")
+
+    def warn_if_masks_collapsed(self, epoch: int, logs: Mapping[str, Any]) -> list[str]:
+        """Warns (and returns the warnings) when, over an epoch, a domain's mask attends
+        to almost no pixel (< 0.5 % above tau: the translation is the identity) or is
+        almost 1 everywhere (mean > 0.95: the whole image is repainted)."""
+        if not self.masks_in_use():
+            return []
+        found = []
+        for domain in self.mask_domains:
+            fraction = logs.get(f"mask_{domain}_active_fraction")
+            mean = logs.get(f"mask_{domain}_mean")
+            if fraction is None or mean is None:
+                continue
+            fraction = float(np.mean(ops.convert_to_numpy(fraction)))
+            mean = float(np.mean(ops.convert_to_numpy(mean)))
+            if fraction < 0.005:
+                what = (f"attends to {fraction:.1%} of the pixels (above tau = "
+                        f"{self.mask_threshold:g}): the translation is the identity, the "
+                        "mask collapsed to 0")
+            elif mean > 0.95:
+                what = (f"has mean {mean:.3f}: the whole image is repainted, the mask "
+                        "collapsed to 1")
+            else:
+                continue
+            found.append(f"{type(self).__name__}: in epoch {epoch + 1} the mask on domain "
+                         f"{domain} {what}; {self.collapse_advice}.")
+        for message in found:
+            warnings.warn(message, MaskCollapseWarning, stacklevel=2)
+        return found
 
     def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
         """``keras.Model.fit`` with the model's paper schedule in it: an ``EpochSchedule``

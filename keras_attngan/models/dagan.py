@@ -68,6 +68,7 @@ def region_masks(centres, height: int, width: int, half_size: float, steepness: 
 class DAGAN(TranslationGAN):
     directions = ("a2b",)
     has_attention = True
+    mask_domains = ("a",)
     size_multiple = 8
     paper_epochs = 100
     paper_decay_start = 100
@@ -204,11 +205,14 @@ class DAGAN(TranslationGAN):
         return ops.mean(ops.square(ops.cast(a, "float32") - ops.cast(b, "float32")))
 
     # ----------------------------------------------------------------- training
+    def masks_in_use(self) -> bool:
+        return False  # the regions have a fixed size: they move, they cannot collapse
+
     def train_step(self, data):
         s, t = self.unpack_batch(data)
         labels = data[2] if isinstance(data, (tuple, list)) and len(data) > 2 else None
         with tf.GradientTape() as tape:
-            inst_s, _ = self.dae(s, training=True)
+            inst_s, masks_s = self.dae(s, training=True)
             fake_s = self.generator(self._concat(inst_s), training=True)
             loss = {"g_s": losses.generator_adversarial(
                 self.discriminator_1(fake_s, training=True), "vanilla")}
@@ -248,4 +252,5 @@ class DAGAN(TranslationGAN):
                     "vanilla")
                 d_total += loss["d2"]
         self.apply_gradients(tape, d_total, "discriminator")
-        return self.track(loss)
+        return self.track({**loss, **self.mask_statistics(
+            {"a": ops.max(masks_s, axis=-1, keepdims=True)})})

@@ -89,6 +89,7 @@ def adaptive_lambda_update(weight, stopped, total, count, step: float, interval:
 class SAT(TranslationGAN):
     directions = ("a2b",)
     has_attention = True
+    mask_domains = ("a",)
     loss_names = ("d", "g_adv", "reg")
     optimizer_roles = ("generator", "attention", "discriminator")
     paper_epochs = 30
@@ -203,6 +204,9 @@ class SAT(TranslationGAN):
                                             name=f"stage_{i + 2}"))
         return milestones
 
+    def masks_in_use(self) -> bool:
+        return self.use_attention and self._stage > 1
+
     def current_stage(self) -> int:
         return self._stage
 
@@ -281,7 +285,7 @@ class SAT(TranslationGAN):
     def train_step(self, data):
         x, y = self.unpack_batch(data)
         with tf.GradientTape() as tape:
-            fake, _, _ = self._generate(x, training=True)
+            fake, _, mask = self._generate(x, training=True)
             loss = {
                 "g_adv": losses.generator_adversarial(
                     self.discriminator(fake, training=True), "vanilla"),
@@ -297,7 +301,7 @@ class SAT(TranslationGAN):
                 self.discriminator(y, training=True),
                 self.discriminator(pooled, training=True), "vanilla")
         self.apply_gradients(tape, loss["d"], "discriminator")
-        return self.track(loss)
+        return self.track({**loss, **self.mask_statistics({"a": mask})})
 
     def _induce_lambda(self, adversarial_loss) -> None:
         """The adaptive weight induction's step, inside the compiled step. The sum is

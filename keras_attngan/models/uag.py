@@ -53,6 +53,7 @@ from keras_attngan.networks import attention_net, patch_discriminator, resnet_ge
 class UAG(TranslationGAN):
     loss_names = ("d_a", "g_a2b", "cycle_a", "d_b", "g_b2a", "cycle_b")
     has_attention = True
+    mask_domains = ("a", "b")
     optimizer_roles = ("generator", "attention", "discriminator")
     paper_epochs = 100
     paper_decay_start = 50
@@ -221,7 +222,8 @@ class UAG(TranslationGAN):
         d_losses = self._discriminator_step(
             real_a, real_b, self.pool_a.query(fakes["a"]), self.pool_b.query(fakes["b"]),
             fakes["mask_real_a"], fakes["mask_real_b"])
-        return self.track({**g_losses, **d_losses})
+        return self.track({**g_losses, **d_losses, **self.mask_statistics(
+            {"a": fakes["mask_real_a"], "b": fakes["mask_real_b"]})})
 
     def _generator_step(self, real_a, real_b):
         with tf.GradientTape() as tape:

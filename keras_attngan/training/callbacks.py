@@ -244,6 +244,36 @@ class SampleGrid(keras.callbacks.Callback):
             self._writer = None
 
 
+class MaskIoU(keras.callbacks.Callback):
+    """Every ``every`` epochs, the IoU of the model's masks on held-out ``images`` with
+    their ground-truth object ``masks`` (``kag.metrics.mask_iou``, both at 0.5), added to
+    the epoch's logs as ``mask_iou_a`` (``mask_iou_b`` for ``direction="b2a"``), so it
+    reaches ``history`` and TensorBoard (put it before the TensorBoard callback)."""
+
+    def __init__(self, images, masks, direction: str = "a2b", every: int = 1,
+                 batch_size: int = 16):
+        super().__init__()
+        self.images, self.masks = np.asarray(images), np.asarray(masks)
+        if len(self.images) != len(self.masks):
+            raise ValueError(f"MaskIoU: {len(self.images)} images but {len(self.masks)} "
+                             "masks; pass one ground-truth mask per image.")
+        self.direction, self.every, self.batch_size = direction, int(every), batch_size
+        self.key = f"mask_iou_{direction[0]}"
+
+    def on_train_begin(self, logs=None):
+        if not getattr(self.model, "has_attention", False):
+            raise ValueError(f"MaskIoU: {type(self.model).__name__} has no attention mask.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or (epoch + 1) % self.every:
+            return
+        from keras_attngan.metrics import mask_iou
+
+        out = self.model.translate(self.images, direction=self.direction,
+                                   batch_size=self.batch_size)
+        logs[self.key] = float(mask_iou(np.asarray(out["mask"]), self.masks))
+
+
 def sample_batch(dataset_or_arrays, count: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """The first ``count`` images of each side, from an unpaired dataset or (a, b)."""
     if isinstance(dataset_or_arrays, tf.data.Dataset):
