@@ -14,6 +14,11 @@ RUN_CONFIG = "run.json"
 
 
 def _parse_value(text: str) -> Any:
+    """A --set value: JSON (32, 0.5, true, null, [1, 2]), Python's True / False / None,
+    else the text itself."""
+    python = {"True": True, "False": False, "None": None}
+    if text.strip() in python:
+        return python[text.strip()]
     try:
         return json.loads(text)
     except json.JSONDecodeError:

@@ -146,8 +146,9 @@ def conv_block(
     dilation: int = 1,
     pad_amount: int | None = None,
     use_bias: bool = True,
+    bias_init: float = 0.0,
 ):
-    """Pad -> Conv2D -> norm -> activation.
+    """Pad -> Conv2D -> norm -> activation; ``bias_init`` starts the bias there.
 
     ``padding`` 'reflect' or 'zero' pads explicitly by ``pad_amount`` (default: half the
     dilated kernel, so stride 1 keeps the size) and convolves 'valid', which reproduces the
@@ -164,6 +165,7 @@ def conv_block(
         dilation_rate=dilation,
         use_bias=use_bias,
         kernel_initializer=weight_init(),
+        bias_initializer=keras.initializers.Constant(bias_init),
     )(x)
     return norm_act(x, norm, act)
 

@@ -125,7 +125,8 @@ def train_on_task(model: str, a: np.ndarray, b: np.ndarray, steps: int, batch_si
     if log_dir is not None:
         from keras_attngan.training.callbacks import default
 
-        callbacks += default(net, log_dir, samples=(a[:4], b[:4]), checkpoint=False)
+        samples = tuple(x[:4].astype("float32") / 127.5 - 1.0 for x in (a, b))
+        callbacks += default(net, log_dir, samples=samples, checkpoint=False)
     history = net.fit(data, steps_per_epoch=per_epoch, epochs=epochs, callbacks=callbacks,
                       verbose=verbose, shuffle=False)
     return net, history.history

@@ -39,7 +39,16 @@ def read_metadata(out):
 
 
 @pytest.mark.slow
-def test_sigkill_mid_epoch_then_resume_finishes_the_requested_epochs(folders, tmp_path):
+def _refusal(command, capsys) -> bool:
+    """Runs a CLI command line in-process; True when it exits 2 (a user mistake)."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(command[3:])  # without "python -m keras_attngan.cli"
+    return exit_info.value.code == 2
+
+
+def test_sigkill_mid_epoch_then_resume_finishes_the_requested_epochs(folders, tmp_path,
+                                                                     capsys):
     out = str(tmp_path / "run")
     epochs = 4
     proc = subprocess.Popen(train_command(folders, out, epochs, "--backup-freq", "2"),
@@ -62,14 +71,14 @@ def test_sigkill_mid_epoch_then_resume_finishes_the_requested_epochs(folders, tm
     killed_at = read_metadata(out)["epoch"]
     assert killed_at < epochs
 
-    # without --resume the run folder is protected
-    refused = subprocess.run(train_command(folders, out, epochs), capture_output=True,
-                             text=True)
-    assert refused.returncode == 2 and "--resume" in refused.stderr
+    # without --resume the run folder is protected (refusals run in-process: they stop
+    # before any training)
+    assert _refusal(train_command(folders, out, epochs), capsys) and \
+        "--resume" in capsys.readouterr().err
     # resuming as another model configuration is refused too
-    other = subprocess.run(train_command(folders, out, epochs, "--resume", "--set", "ngf=16"),
-                           capture_output=True, text=True)
-    assert other.returncode == 2 and "cannot resume" in other.stderr
+    assert _refusal(train_command(folders, out, epochs, "--resume", "--set", "ngf=16"),
+                    capsys)
+    assert "cannot resume" in capsys.readouterr().err
 
     resumed = subprocess.run(train_command(folders, out, epochs, "--resume"),
                              capture_output=True, text=True, timeout=300)
@@ -199,7 +208,8 @@ def _epoch_scalars(out, tag="epoch_learning_rate"):
 
 
 @pytest.mark.slow
-def test_three_kills_at_random_points_end_like_an_uninterrupted_run(folders, tmp_path):
+def test_three_kills_at_random_points_end_like_an_uninterrupted_run(folders, tmp_path,
+                                                                     capsys):
     import random
 
     epochs, steps_per_epoch = 3, 16 // 2
@@ -257,6 +267,7 @@ def test_three_kills_at_random_points_end_like_an_uninterrupted_run(folders, tmp
     model = kag.models.load(os.path.join(out, "model.keras"))
     assert int(model.generator_optimizer.iterations) == (epochs + 1) * steps_per_epoch
     # other data is refused, saying what differs
-    other = subprocess.run(train_command((folders[1], folders[0]), out, epochs + 2,
-                                         "--resume"), capture_output=True, text=True)
-    assert other.returncode == 2 and "data_a" in other.stderr and "--force" in other.stderr
+    assert _refusal(train_command((folders[1], folders[0]), out, epochs + 2, "--resume"),
+                    capsys)
+    err = capsys.readouterr().err
+    assert "data_a" in err and "--force" in err

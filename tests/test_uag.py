@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -132,3 +133,27 @@ def test_uag_keeps_the_background_better_than_cyclegan_and_attends_to_the_object
     _, _, test_a, masks = demo_task
     mask = model.translate(test_a)["mask"][..., 0]
     assert mask[masks > 0.9].mean() > mask[masks < 0.01].mean() + 0.2
+
+
+def test_attention_layers_follow_the_authors_code_by_default():
+    """1x1 decoder and output convolutions (the authors' code), the appendix's 3x3 / 7x7
+    on request; both give a mask of the input's size in [0, 1]."""
+    def kernels(model):
+        return [layer.kernel.shape[:2] for layer in model.attention_net_a.layers
+                if isinstance(layer, keras.layers.Conv2D)]
+
+    authors = kag.models.build("uag", image_size=32, ngf=8, n_blocks=1, attention_ngf=8)
+    paper = kag.models.build("uag", image_size=32, ngf=8, n_blocks=1, attention_ngf=8,
+                             attention_layers="paper", attention_bias=1.5)
+    assert kernels(authors)[-3:] == [(1, 1)] * 3
+    assert kernels(paper)[-3:] == [(3, 3), (3, 3), (7, 7)]
+    x = np.zeros((1, 32, 32, 3), np.float32)
+    for model in (authors, paper):
+        mask = np.asarray(model.translate(x)["mask"])
+        assert mask.shape == (1, 32, 32, 1) and 0 <= mask.min() and mask.max() <= 1
+    # the bias starts the paper variant's mask at sigmoid(1.5) on a blank image
+    assert np.asarray(paper.translate(x)["mask"]).mean() == pytest.approx(0.818, abs=0.05)
+    restored = kag.models.get_class("uag").from_config(paper.get_config())
+    assert kernels(restored) == kernels(paper) and restored.attention_bias == 1.5
+    with pytest.raises(ValueError, match="layers_from"):
+        kag.models.build("uag", image_size=32, attention_layers="appendix")

@@ -190,8 +190,11 @@ class SampleGrid(keras.callbacks.Callback):
     def __init__(self, samples_a, samples_b, png_dir: str, log_dir: str | None = None,
                  every: int = 1):
         super().__init__()
-        self.samples_a = np.asarray(samples_a, np.float32)
-        self.samples_b = np.asarray(samples_b, np.float32)
+        from keras_attngan.models.base import to_model_range
+
+        # uint8 samples are scaled to [-1, 1] like translate's input; floats must be there
+        self.samples_a, self.samples_b = (to_model_range(s)[0] for s in (samples_a,
+                                                                          samples_b))
         self.png_dir, self.log_dir, self.every = png_dir, log_dir, max(1, int(every))
         self._writer = None
         self._pending: list[tuple[int, str]] = []
