@@ -27,6 +27,7 @@ TINY = {
     "unit": dict(ngf=8, ndf=8, n_blocks=1),
     "sat": dict(ngf=8, ndf=8, n_blocks=1, vgg_weights=None),
     "dagan": dict(nf=8, ngf=8, ndf=8, n_regions=2, n_blocks=1),
+    "unit_da": dict(ngf=8, ndf=8),
 }
 
 

@@ -7,10 +7,11 @@ from keras_attngan.models.dagan import DAGAN
 from keras_attngan.models.sat import SAT, adaptive_lambda_update
 from keras_attngan.models.uag import UAG
 from keras_attngan.models.unit import UNIT
+from keras_attngan.models.unit_da import UNITDA
 from keras_attngan.models.registry import MODELS, available, build, get_class, load, name_of
 
 __all__ = [
-    "AGGAN", "CycleGAN", "DAGAN", "EpochSchedule", "Milestone", "SAT", "ImagePool", "UAG", "UNIT", "MODELS",
+    "AGGAN", "CycleGAN", "DAGAN", "EpochSchedule", "Milestone", "SAT", "ImagePool", "UAG", "UNIT", "UNITDA", "MODELS",
     "TranslationGAN", "adaptive_lambda_update", "available", "build", "get_class", "load",
     "name_of",
 ]

@@ -16,6 +16,7 @@ from keras_attngan.models.dagan import DAGAN
 from keras_attngan.models.sat import SAT
 from keras_attngan.models.uag import UAG
 from keras_attngan.models.unit import UNIT
+from keras_attngan.models.unit_da import UNITDA
 
 MODELS: dict[str, type[TranslationGAN]] = {
     "aggan": AGGAN,
@@ -24,6 +25,7 @@ MODELS: dict[str, type[TranslationGAN]] = {
     "sat": SAT,
     "uag": UAG,
     "unit": UNIT,
+    "unit_da": UNITDA,
 }
 
 
