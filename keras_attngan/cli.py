@@ -129,12 +129,29 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
               + f" of {args.epochs} from {backup_dir}")
 
     # Load (and check) each side once; training and sample pipelines share the sources.
-    sources = [kag.data.load_source(spec, skip_corrupt=args.skip_corrupt)
-               for spec in (args.data_a, args.data_b)]
+    labelled = kag.models.get_class(args.model).needs_source_labels
+    data_options = {}
+    if labelled:  # unit_da: class sub-folders or a labelled tfds split on the A side
+        try:
+            images_a, labels_a = kag.data.load_labelled(args.data_a, args.image_size)
+        except kag.data.DataError as error:
+            _fail(f"--model {args.model} trains on labelled A images: {error}")
+        n_classes = hparams.get("n_classes", 10)
+        if int(labels_a.max()) >= n_classes:
+            _fail(f"{args.data_a} holds labels up to {int(labels_a.max())}, but the model "
+                  f"classifies {n_classes} classes: pass --set n_classes="
+                  f"{int(labels_a.max()) + 1}.")
+        # no crops or flips: a mirrored digit is another digit
+        data_options = dict(labels_a=labels_a, augment=False)
+        sources = [kag.data.load_source(images_a),
+                   kag.data.load_source(args.data_b, skip_corrupt=args.skip_corrupt)]
+    else:
+        sources = [kag.data.load_source(spec, skip_corrupt=args.skip_corrupt)
+                   for spec in (args.data_a, args.data_b)]
     dataset = kag.data.unpaired(
         *sources, image_size=args.image_size,
         load_size=args.load_size or round(args.image_size * 286 / 256),
-        batch_size=args.batch_size, seed=args.seed,
+        batch_size=args.batch_size, seed=args.seed, **data_options,
     )
     samples = kag.data.unpaired(*sources, image_size=args.image_size, batch_size=1,
                                 augment=False, shuffle=False)
@@ -688,7 +705,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--model", default="cyclegan", choices=available())
     t.add_argument("--data-a", required=True,
                    help="folder of images, tfds 'name:split' (e.g. "
-                        "cycle_gan/horse2zebra:trainA)")
+                        "cycle_gan/horse2zebra:trainA); unit_da: labelled, one sub-folder "
+                        "per class or a tfds split with labels (svhn_cropped:train)")
     t.add_argument("--data-b", required=True)
     t.add_argument("--image-size", type=int, default=256)
     t.add_argument("--load-size", type=int, default=None,

@@ -13,11 +13,11 @@ TINY_UNIT_DA = dict(image_size=32, ngf=8, ndf=16, n_classes=4)
 
 def test_paper_networks_and_what_the_discriminators_share():
     model = kag.models.build("unit_da")
-    assert (model.n_classes, model.image_size, model.ngf, model.ndf) == (10, 32, 32, 64)
+    assert (model.n_classes, model.image_size, model.ngf, model.ndf) == (10, 32, 64, 64)
     assert isinstance(model, kag.models.UNIT)  # the UNIT objective, its weights
     assert (model.lambda_gan, model.lambda_recon, model.lambda_cycle) == (10, 100, 100)
     # the code is 1x1 (the 8x8 'valid' convolution), 8 ngf wide
-    assert model.encode(np.zeros((1, 32, 32, 3), "float32"), "a").shape == (1, 1, 1, 256)
+    assert model.encode(np.zeros((1, 32, 32, 3), "float32"), "a").shape == (1, 1, 1, 512)
     trunk = {id(v) for v in model.shared_discriminator.trainable_variables}
     front_1 = {id(v) for v in model.discriminator_front_1.trainable_variables}
     front_2 = {id(v) for v in model.discriminator_front_2.trainable_variables}
@@ -82,3 +82,29 @@ def test_adapts_the_source_classifier_to_inverted_glyphs():
     assert source_only < 0.4, source_only  # the domains do differ
     assert target_accuracy > max(0.55, source_only + 0.25), (target_accuracy, source_only)
     assert seconds < 120, seconds
+
+
+def test_trains_from_the_command_line_with_class_folders(tmp_path, capsys):
+    from conftest import write_images
+    from keras_attngan import cli
+
+    glyphs, labels = kag.data.builtin.make_glyphs(12, 32, 3, seed=0)
+    for k in range(3):
+        write_images(str(tmp_path / "A" / str(k)), glyphs[labels == k])
+    write_images(str(tmp_path / "B"), kag.data.builtin.make_glyphs(8, 32, 3, seed=1,
+                                                                   invert=True)[0])
+    common = ["train", "--model", "unit_da", "--data-a", str(tmp_path / "A"), "--data-b",
+              str(tmp_path / "B"), "--image-size", "32", "--batch-size", "4",
+              "--epochs", "1", "--verbose", "0", "--set", "ngf=8", "--set", "ndf=16"]
+    with pytest.raises(SystemExit) as exit_info:  # 3 classes in the folders, 2 asked
+        cli.main(common + ["--set", "n_classes=2", "--out", str(tmp_path / "bad")])
+    assert exit_info.value.code == 2 and "n_classes=3" in capsys.readouterr().err
+    result = cli.main(common + ["--set", "n_classes=3", "--out", str(tmp_path / "run")])
+    assert len(result["history"]["cls"]) == 1
+    model = kag.models.load(result["model_path"])
+    assert model.classify(glyphs, "a").shape == (12, 3)
+    with pytest.raises(SystemExit) as exit_info:  # a flat folder has no labels
+        cli.main(["train", "--model", "unit_da", "--data-a", str(tmp_path / "B"),
+                  "--data-b", str(tmp_path / "B"), "--image-size", "32", "--epochs", "1",
+                  "--out", str(tmp_path / "flat")])
+    assert exit_info.value.code == 2 and "sub-folder per class" in capsys.readouterr().err

@@ -3,12 +3,13 @@
 from keras_attngan.data import builtin
 from keras_attngan.data.pipeline import preprocess, unpaired
 from keras_attngan.data.sources import (
-    DataError, Source, decode_image, list_images, load_source, load_tfds, load_tfds_arrays, maps_unpaired,
-    side_by_side,
+    DataError, Source, decode_image, list_images, load_labelled, load_source, load_tfds,
+    load_tfds_arrays, maps_unpaired, side_by_side,
 )
 
 __all__ = [
-    "DataError", "Source", "builtin", "decode_image", "list_images", "load_source", "load_tfds", "load_tfds_arrays",
+    "DataError", "Source", "builtin", "decode_image", "list_images", "load_labelled", "load_source", "load_tfds",
+    "load_tfds_arrays",
     "maps_unpaired", "side_by_side",
     "preprocess", "unpaired",
 ]

@@ -208,6 +208,8 @@ class TranslationGAN(keras.Model):
     loss_names: tuple[str, ...] = ()
     #: whether ``translate`` returns a "mask".
     has_attention: bool = False
+    #: whether training needs labelled A images (``unpaired(..., labels_a=...)``).
+    needs_source_labels: bool = False
     #: image sides must be a multiple of this (the networks' total stride).
     size_multiple: int = 4
     #: one optimiser per role, each over ``{role}_variables``.

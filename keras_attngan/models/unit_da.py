@@ -18,20 +18,24 @@ At test time a target image is classified through its own branch:
 0.9053, MNIST->USPS 0.9597, USPS->MNIST 0.9358.
 
 The digit networks (32 px; the paper's appendix table and the authors' CoVAE32x32 /
-CoDis32x32): encoders 5x5/2 (own), 5x5/2, (size/4)-wide valid conv to a 1x1 code, 1x1,
-1x1 mu (shared), BN + LeakyReLU, widths ngf 32 up to 8 ngf; generators mirror them, the
-last transposed convolution and the 1x1 tanh output per domain; discriminators 5x5
-conv + ReLU + 2x2 max pooling, 64 -> 512 (the first layer own, the rest shared), dropout
-0.1/0.3/0.5/0.5, 2x2 valid convolutions as the adversarial and the classifier heads.
+CoDis32x32): encoders 5x5/2 (own), 5x5/2, an (size/4)-wide valid convolution to a 1x1
+code, 1x1, 1x1 mu (shared), BN + LeakyReLU, widths from ngf (64, the authors' SVHN
+config) to 8 ngf; generators mirror them, the last transposed convolution and the 1x1
+tanh output per domain; discriminators 5x5 conv + ReLU + 2x2 max pooling, 64 -> 512
+(the first layer own, the rest shared), dropout 0.1/0.3/0.5/0.5, 2x2 valid
+convolutions as the adversarial and the classifier heads.
 
 Chosen where the paper is silent (it gives no weights for the two new terms):
 lambda_class 10 (equal to the GAN weight lambda0, so the shared trunk serves both
-tasks), lambda_feature 1; L1 between the real image's and its translation's features,
-as the paper words it (the authors' code uses a squared distance between the
-reconstruction's and the translation's features), taken without dropout. Adam 2e-4 (0.5, 0.999) as the
-authors' code, without its weight decay. The authors' code also feeds (x, y) coordinate
-channels in one variant; we do not. Images of another size than ``image_size`` are
-resized to it and back (the 1x1 code fixes the networks' input size).
+tasks; the authors' config weighs the classifier 10 times its GAN term, which in our
+short runs let the classifier take the trunk and adapt far less), lambda_feature 1; the
+UNIT paper's weights for the other terms (the authors' DA config weighs them
+otherwise); L1 between the real image's and its translation's features, as the paper
+words it (the authors' code: a squared distance between the reconstruction's and the
+translation's features), taken without dropout. Adam 2e-4 (0.5, 0.999) as the authors'
+code, without its weight decay; no (x, y) coordinate channels (one of the authors'
+variants feeds them). Images of another size than ``image_size`` are resized to it and
+back (the 1x1 code fixes the networks' input size).
 """
 
 from __future__ import annotations
@@ -56,13 +60,14 @@ class UNITDA(UNIT):
     loss_names = ("d_1", "d_2", "cls", "feature", "gan_1", "gan_2", "recon_1", "recon_2",
                   "kl", "cycle_kl", "cycle_1", "cycle_2")
     size_multiple = 16  # two 2x2 heads after four 2x2 poolings
+    needs_source_labels = True
     learning_rate = 2e-4
 
     def __init__(
         self,
         image_size: int = 32,
         channels: int = 3,
-        ngf: int = 32,
+        ngf: int = 64,
         ndf: int = 64,
         n_classes: int = 10,
         lambda_class: float = 10.0,
