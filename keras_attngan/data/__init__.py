@@ -1,6 +1,7 @@
 """Unpaired tf.data pipelines and the embedded demo dataset."""
 
 from keras_attngan.data import builtin
+from keras_attngan.data.multidomain import RAFD_EXPRESSIONS, domain_files, multidomain
 from keras_attngan.data.pipeline import preprocess, unpaired
 from keras_attngan.data.sources import (
     DataError, Source, decode_image, list_images, load_labelled, load_source, load_tfds,
@@ -11,5 +12,5 @@ __all__ = [
     "DataError", "Source", "builtin", "decode_image", "list_images", "load_labelled", "load_source", "load_tfds",
     "load_tfds_arrays",
     "maps_unpaired", "side_by_side",
-    "preprocess", "unpaired",
+    "preprocess", "unpaired", "RAFD_EXPRESSIONS", "domain_files", "multidomain",
 ]

@@ -115,3 +115,32 @@ def make_glyphs(n: int, size: int = 32, n_classes: int = 4, seed: int = 0,
             image = 255.0 - image
         images[i] = np.clip(np.round(image), 0, 255).astype(np.uint8)[..., None]
     return images, labels
+
+
+#: object colours of the generated multi-domain data, one per domain (up to 8)
+DOMAIN_COLORS = ((205, 45, 40), (40, 150, 215), (235, 200, 40), (60, 175, 70),
+                 (150, 60, 190), (240, 130, 30), (240, 240, 240), (20, 20, 20))
+
+
+def make_multidomain(n: int, size: int = 32, n_domains: int = 4, seed: int = 0,
+                     return_masks: bool = False):
+    """Generated multi-domain data (a stand-in for RaFD's expressions): ``n`` images,
+    uint8 (n, size, size, 3), of a disc on the demo's textured backgrounds, the disc's
+    colour telling the domain, and their domain labels, int64 (n,) in [0, n_domains);
+    with ``return_masks`` the disc masks, float32 (n, size, size): the only region that
+    changes between domains."""
+    if not 2 <= n_domains <= len(DOMAIN_COLORS):
+        raise ValueError(f"n_domains must lie in 2..{len(DOMAIN_COLORS)}; got {n_domains}.")
+    rng = np.random.default_rng([seed, n_domains, 7])
+    labels = rng.integers(n_domains, size=n)
+    images = np.empty((n, size, size, 3), np.uint8)
+    masks = np.empty((n, size, size), np.float32)
+    for i, label in enumerate(labels):
+        background = _background(rng, size)
+        mask, shading = _disc(rng, size)
+        obj = (np.array(DOMAIN_COLORS[label], np.float32) * shading[..., None]
+               + rng.normal(0.0, 3.0, size=(size, size, 3)))
+        image = mask[..., None] * obj + (1.0 - mask[..., None]) * background
+        images[i] = np.clip(np.round(image), 0, 255).astype(np.uint8)
+        masks[i] = mask
+    return (images, labels, masks) if return_masks else (images, labels)
