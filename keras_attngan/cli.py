@@ -83,6 +83,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     import keras_attngan as kag
     from keras_attngan.training.callbacks import BackupError, RunBackup
 
+    multidomain = getattr(kag.models.get_class(args.model), "needs_domain_labels", False)
+    if multidomain and (args.data is None or args.data_a or args.data_b):
+        _fail(f"--model {args.model} trains on one folder of domains: pass --data DIR "
+              "(one sub-folder per domain), not --data-a/--data-b.")
+    if not multidomain and (args.data_a is None or args.data_b is None or args.data):
+        _fail(f"--model {args.model} trains on two unpaired sets: pass --data-a and "
+              "--data-b" + (" (--data is for aggan_multidomain)." if args.data else "."))
     hparams = {"image_size": args.image_size, **_hparams(args.set)}
     if args.decay_start is not None:
         hparams["decay_start"] = args.decay_start
@@ -95,6 +102,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     run = {"model": args.model, "hparams": hparams, "epochs": args.epochs,
            "decay_start": args.decay_start, "batch_size": args.batch_size,
            "data_a": str(args.data_a), "data_b": str(args.data_b)}
+    if multidomain:
+        run["data"] = str(args.data)
     latest = RunBackup.read_latest(backup_dir)
     if os.path.exists(config_path):
         with open(config_path) as f:
@@ -104,7 +113,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                   "or choose another --out.")
         # what must match for the backup to continue this run (epochs may grow)
         differs = [f"{key}: {previous.get(key)!r} there, {run[key]!r} now"
-                   for key in ("model", "hparams", "batch_size", "data_a", "data_b")
+                   for key in ("model", "hparams", "batch_size", "data_a", "data_b", "data")
                    if previous.get(key) != run[key]]
         if args.resume and differs and not args.force:
             _fail(f"{args.out} holds another run; it cannot resume with these options ("
@@ -131,7 +140,23 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     # Load (and check) each side once; training and sample pipelines share the sources.
     labelled = kag.models.get_class(args.model).needs_source_labels
     data_options = {}
-    if labelled:  # unit_da: class sub-folders or a labelled tfds split on the A side
+    if multidomain:
+        _, domain_labels, domain_names = kag.data.domain_files(args.data)
+        n_domains = hparams.get("n_domains", 8)
+        if len(domain_names) != n_domains:
+            _fail(f"{args.data} holds {len(domain_names)} domains "
+                  f"({', '.join(domain_names)}), but the model has {n_domains}: pass --set "
+                  f"n_domains={len(domain_names)}.")
+        print(f"attngan: domains {', '.join(f'{i}={n}' for i, n in enumerate(domain_names))}")
+        load_size = args.load_size or round(args.image_size * 286 / 256)
+        dataset = kag.data.multidomain(args.data, image_size=args.image_size,
+                                       load_size=load_size, batch_size=args.batch_size,
+                                       seed=args.seed, n_domains=n_domains)
+        # four fixed inputs (shuffled once: the folders are sorted by domain)
+        first = next(iter(kag.data.multidomain(args.data, image_size=args.image_size,
+                                               batch_size=4, augment=False, seed=0)))
+        samples = (first[0].numpy(), first[0].numpy())
+    elif labelled:  # unit_da: class sub-folders or a labelled tfds split on the A side
         try:
             images_a, labels_a = kag.data.load_labelled(args.data_a, args.image_size)
         except kag.data.DataError as error:
@@ -148,13 +173,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     else:
         sources = [kag.data.load_source(spec, skip_corrupt=args.skip_corrupt)
                    for spec in (args.data_a, args.data_b)]
-    dataset = kag.data.unpaired(
-        *sources, image_size=args.image_size,
-        load_size=args.load_size or round(args.image_size * 286 / 256),
-        batch_size=args.batch_size, seed=args.seed, **data_options,
-    )
-    samples = kag.data.unpaired(*sources, image_size=args.image_size, batch_size=1,
-                                augment=False, shuffle=False)
+    if not multidomain:
+        dataset = kag.data.unpaired(
+            *sources, image_size=args.image_size,
+            load_size=args.load_size or round(args.image_size * 286 / 256),
+            batch_size=args.batch_size, seed=args.seed, **data_options,
+        )
+        samples = kag.data.unpaired(*sources, image_size=args.image_size, batch_size=1,
+                                    augment=False, shuffle=False)
     strategy = kag.training.strategy()
     with strategy.scope():
         model = kag.models.build(args.model, **hparams)
@@ -703,11 +729,15 @@ def parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model on two unpaired image sets")
     t.add_argument("--model", default="cyclegan", choices=available())
-    t.add_argument("--data-a", required=True,
+    t.add_argument("--data-a", default=None,
                    help="folder of images, tfds 'name:split' (e.g. "
                         "cycle_gan/horse2zebra:trainA); unit_da: labelled, one sub-folder "
                         "per class or a tfds split with labels (svhn_cropped:train)")
-    t.add_argument("--data-b", required=True)
+    t.add_argument("--data-b", default=None)
+    t.add_argument("--data", default=None,
+                   help="aggan_multidomain: a folder with one sub-folder of images per "
+                        "domain (e.g. per expression), or RaFD's images (the expression "
+                        "read from the file names)")
     t.add_argument("--image-size", type=int, default=256)
     t.add_argument("--load-size", type=int, default=None,
                    help="resize before the random crop (default image_size * 286/256)")
