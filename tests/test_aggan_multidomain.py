@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -106,3 +108,37 @@ def test_learns_the_domains_translates_to_them_and_masks_only_what_changes():
     assert np.mean(hits) > 0.6, hits
     assert np.mean(background) < 0.25 and np.mean(background) < 0.5 * np.mean(disc), (
         background, disc)
+
+
+def test_trains_and_exports_from_the_command_line(tmp_path, capsys):
+    from keras_attngan import cli
+
+    images, labels = kag.data.builtin.make_multidomain(12, 32, 3, seed=0)
+    for k, name in enumerate(["angry", "happy", "neutral"]):
+        write_images(str(tmp_path / "faces" / name), images[labels == k])
+    common = ["train", "--model", "aggan_multidomain", "--image-size", "32",
+              "--load-size", "36", "--batch-size", "4", "--epochs", "1", "--verbose", "0",
+              "--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=1",
+              "--set", "n_layers_d=3"]
+    with pytest.raises(SystemExit) as exit_info:  # 3 domain folders, the default 8
+        cli.main(common + ["--data", str(tmp_path / "faces"), "--out", str(tmp_path / "x")])
+    assert exit_info.value.code == 2 and "n_domains=3" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:  # two unpaired sets are not its data
+        cli.main(common + ["--data-a", str(tmp_path / "faces" / "angry"), "--data-b",
+                           str(tmp_path / "faces" / "happy"), "--out", str(tmp_path / "y")])
+    assert exit_info.value.code == 2 and "--data DIR" in capsys.readouterr().err
+    out = str(tmp_path / "run")
+    result = cli.main(common + ["--set", "n_domains=3", "--data", str(tmp_path / "faces"),
+                                "--out", out])
+    assert "0=angry, 1=happy, 2=neutral" in capsys.readouterr().out
+    assert len(result["history"]["d_cls"]) == 1
+    grid = tf.io.decode_png(tf.io.read_file(os.path.join(out, "samples",
+                                                         "epoch_0001.png"))).numpy()
+    assert grid.shape == (4 * 32, (1 + 2 * 3) * 32, 3)  # input | (to k | mask k) x 3
+    exported = cli.main(["export", "--checkpoint", result["model_path"], "--format",
+                         "saved_model", "--out", str(tmp_path / "export" / "1")])
+    signature = tf.saved_model.load(exported["path"]).signatures["serving_default"]
+    assert set(signature.structured_input_signature[1]) == {"images", "target_domain"}
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--model", "cyclegan", "--data", str(tmp_path / "faces"),
+                  "--out", str(tmp_path / "z")])

@@ -246,3 +246,27 @@ def test_unit_da_recipes_load_mock_data_and_stop_clearly_without_data(monkeypatc
     monkeypatch.setattr(tfds, "load", offline)
     with pytest.raises(DataError, match="svhn_cropped"):
         svhn_mnist.digits("svhn_cropped", "extra")
+
+
+def test_rafd_recipe_crops_into_expression_folders_and_stops_without_data(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_attngan.data import DataError
+
+    recipe = load("aggan_rafd")
+    with pytest.raises(DataError, match="rafd-dir"):
+        recipe.prepare(str(tmp_path / "none"), str(tmp_path / "data"))
+    (tmp_path / "rafd").mkdir()
+    for i, expression in enumerate(["happy", "sad"]):
+        portrait = np.full((60, 40, 3), 50 * (i + 1), np.uint8)
+        tf.io.write_file(str(tmp_path / "rafd" / f"Rafd090_0{i}_Caucasian_male_{expression}"
+                                                 "_frontal.jpg"), tf.io.encode_jpeg(portrait))
+    assert recipe.prepare(str(tmp_path / "rafd"), str(tmp_path / "data"), size=32) == 2
+    paths, labels, names = kag.data.domain_files(str(tmp_path / "data"))
+    assert names == ("happy", "sad") and labels.tolist() == [0, 1]
+    assert tf.io.decode_png(tf.io.read_file(paths[0])).shape == (32, 32, 3)
+    args = cli.parser().parse_args(recipe.recipe(str(tmp_path / "data"), 4824, "runs/x"))
+    assert args.model == "aggan_multidomain" and args.image_size == 128
+    assert args.batch_size == 16 and args.lr == 1e-4 and args.set == ["n_domains=8"]
+    assert args.epochs == 664 and args.decay_start == 332  # 200,000 x 16 / 4,824
