@@ -277,6 +277,15 @@ def translate(args: argparse.Namespace) -> list[str]:
         if args.tile % model.size_multiple:
             _fail(f"--tile {args.tile} must be a multiple of {model.size_multiple}, which "
                   f"the {type(model).__name__} networks' strides need.")
+    n_domains = int(getattr(model, "n_domains", 0) or 0)
+    options = {}
+    if n_domains:  # a multi-domain model translates to the domain asked for
+        if args.target_domain is None or not 0 <= args.target_domain < n_domains:
+            _fail(f"{type(model).__name__} translates to a target domain: pass "
+                  f"--target-domain K with K in 0..{n_domains - 1}.")
+        options["target_domain"] = args.target_domain
+    elif args.target_domain is not None:
+        _fail("--target-domain is for multi-domain models (aggan_multidomain).")
     has_mask = bool(getattr(model, "has_attention", False))
 
     # Every output name is decided, and checked, before anything is written.
@@ -316,7 +325,8 @@ def translate(args: argparse.Namespace) -> list[str]:
                 out = model.translate(image)
             else:
                 out = inference.translate_image(model, image, direction=args.direction,
-                                                tile=args.tile, overlap=args.overlap)
+                                                tile=args.tile, overlap=args.overlap,
+                                                options=options)
                 if out["resized"]:
                     notes.append(f"{path}: {image.shape[1]}x{image.shape[0]} px, translated "
                                  f"upscaled to {inference.DEFAULT_MIN_SIDE} px and resized "
@@ -777,6 +787,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--output", required=True, help="folder for the PNG results")
     r.add_argument("--direction", default=None,
                    help="a2b or b2a (default: the model's first, a2b)")
+    r.add_argument("--target-domain", type=int, default=None,
+                   help="multi-domain models: the domain index to translate to")
     r.add_argument("--tile", type=int, default=512,
                    help="images with a side over this are translated in overlapping tiles "
                         "of this size, blended (bounded memory)")

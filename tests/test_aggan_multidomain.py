@@ -142,3 +142,23 @@ def test_trains_and_exports_from_the_command_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--model", "cyclegan", "--data", str(tmp_path / "faces"),
                   "--out", str(tmp_path / "z")])
+
+
+def test_translate_from_the_command_line_to_a_domain(tmp_path, capsys):
+    from keras_attngan import cli
+
+    model = tiny()
+    model.save(str(tmp_path / "md.keras"))
+    images, _ = kag.data.builtin.make_multidomain(2, 32, 4, seed=0)
+    write_images(str(tmp_path / "in"), images)
+    base = ["translate", "--checkpoint", str(tmp_path / "md.keras"), "--input",
+            str(tmp_path / "in"), "--output", str(tmp_path / "out")]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(base)
+    assert exit_info.value.code == 2 and "--target-domain K" in capsys.readouterr().err
+    written = cli.main(base + ["--target-domain", "3"])
+    assert len(written) == 2
+    got = tf.io.decode_png(tf.io.read_file(str(tmp_path / "out" / "000.png"))).numpy()
+    expected = model.translate(images[0], target_domain=3)["image"]
+    assert np.abs(got.astype(int) - np.round((expected + 1) * 127.5)).max() <= 1
+    assert os.path.exists(tmp_path / "out" / "000_mask.png")
