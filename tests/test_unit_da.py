@@ -30,6 +30,8 @@ def test_paper_networks_and_what_the_discriminators_share():
     assert [c.filters for c in convs] == [128, 256, 512]
     with pytest.raises(ValueError, match="n_classes"):
         kag.models.build("unit_da", n_classes=1)
+    with pytest.raises(ValueError, match="n_blocks"):
+        kag.models.build("unit_da", n_blocks=2)
 
 
 def test_train_step_needs_labels_classify_and_save_load(tmp_path):

@@ -9,8 +9,7 @@ from keras_attngan.data.sources import (
 )
 
 __all__ = [
-    "DataError", "Source", "builtin", "decode_image", "list_images", "load_labelled", "load_source", "load_tfds",
-    "load_tfds_arrays",
-    "maps_unpaired", "side_by_side",
-    "preprocess", "unpaired", "RAFD_EXPRESSIONS", "domain_files", "multidomain",
+    "DataError", "RAFD_EXPRESSIONS", "Source", "builtin", "decode_image", "domain_files",
+    "list_images", "load_labelled", "load_source", "load_tfds", "load_tfds_arrays",
+    "maps_unpaired", "multidomain", "preprocess", "side_by_side", "unpaired",
 ]

@@ -76,6 +76,13 @@ class UNITDA(UNIT):
     ):
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2; got {n_classes}.")
+        # the digit networks fix their layers: UNIT's depth options would do nothing
+        fixed = sorted(k for k in ("n_blocks", "n_shared", "n_layers_d", "activation")
+                       if k in kwargs)
+        if fixed:
+            raise ValueError(f"unit_da's digit networks have a fixed depth; "
+                             f"{', '.join(fixed)} apply to unit only. Change ngf / ndf "
+                             "for their widths.")
         # read by build_networks, which UNIT.__init__ calls
         self.n_classes = int(n_classes)
         self.lambda_class, self.lambda_feature = float(lambda_class), float(lambda_feature)
