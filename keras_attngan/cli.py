@@ -112,9 +112,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             _fail(f"{args.out} already holds a training run; pass --resume to continue it "
                   "or choose another --out.")
         # what must match for the backup to continue this run (epochs may grow)
-        differs = [f"{key}: {previous.get(key)!r} there, {run[key]!r} now"
+        differs = [f"{key}: {previous.get(key)!r} there, {run.get(key)!r} now"
                    for key in ("model", "hparams", "batch_size", "data_a", "data_b", "data")
-                   if previous.get(key) != run[key]]
+                   if previous.get(key) != run.get(key)]
         if args.resume and differs and not args.force:
             _fail(f"{args.out} holds another run; it cannot resume with these options ("
                   + "; ".join(differs) + "). Pass the options it was started with, "
