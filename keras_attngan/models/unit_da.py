@@ -77,8 +77,7 @@ class UNITDA(UNIT):
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2; got {n_classes}.")
         # the digit networks fix their layers: UNIT's depth options would do nothing
-        fixed = sorted(k for k in ("n_blocks", "n_shared", "n_layers_d", "activation")
-                       if k in kwargs)
+        fixed = sorted(k for k in self.fixed_options if k in kwargs)
         if fixed:
             raise ValueError(f"unit_da's digit networks have a fixed depth; "
                              f"{', '.join(fixed)} apply to unit only. Change ngf / ndf "
@@ -107,9 +106,14 @@ class UNITDA(UNIT):
         self.classifier_head = feature_head(ndf, size // 16, self.n_classes,
                                             "classifier_head")
 
+    #: UNIT options the fixed digit networks do not take
+    fixed_options = ("n_blocks", "n_shared", "n_layers_d", "activation")
+
     def get_config(self):
-        return {**super().get_config(), "n_classes": self.n_classes,
-                "lambda_class": self.lambda_class, "lambda_feature": self.lambda_feature}
+        config = {key: value for key, value in super().get_config().items()
+                  if key not in self.fixed_options}
+        return {**config, "n_classes": self.n_classes, "lambda_class": self.lambda_class,
+                "lambda_feature": self.lambda_feature}
 
     @property
     def discriminator_variables(self):
