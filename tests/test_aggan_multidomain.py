@@ -162,3 +162,10 @@ def test_translate_from_the_command_line_to_a_domain(tmp_path, capsys):
     expected = model.translate(images[0], target_domain=3)["image"]
     assert np.abs(got.astype(int) - np.round((expected + 1) * 127.5)).max() <= 1
     assert os.path.exists(tmp_path / "out" / "000_mask.png")
+
+
+def test_evaluate_refuses_a_multidomain_model_with_what_to_do_instead():
+    model = tiny()
+    images, _ = kag.data.builtin.make_multidomain(4, 32, 4, seed=0)
+    with pytest.raises(kag.metrics.EvaluationError, match="target_domain=k"):
+        kag.metrics.evaluate(model, images, images)
