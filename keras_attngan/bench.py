@@ -34,11 +34,24 @@ class _StepTimer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self._start)
 
 
+def training_batch(model, images):
+    """A training batch of ``images`` in the structure the model trains on: (a, b),
+    (a, b, source labels) for unit_da, (images, domain labels) for multi-domain models
+    (labels 0: the bench times steps, it does not learn)."""
+    labels = tf.zeros((images.shape[0],), tf.int64)
+    if getattr(model, "needs_domain_labels", False):
+        return images, labels
+    if getattr(model, "needs_source_labels", False):
+        return images, images, labels
+    return images, images
+
+
 def train_step_flops(model, batch_size: int) -> float:
     """Floating-point operations of one training step (forward, backward, both updates),
     counted by TF's profiler on the traced step graph."""
     shape = (batch_size, model.image_size, model.image_size, model.channels)
-    spec = (tf.TensorSpec(shape, tf.float32), tf.TensorSpec(shape, tf.float32))
+    spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), training_batch(
+        model, tf.zeros(shape, tf.float32)))
     graph = tf.function(model.train_step).get_concrete_function(spec).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
@@ -54,7 +67,8 @@ def bench_train(model: str = "cyclegan", image_size: int = 128, batch_size: int 
     flops = train_step_flops(net, batch_size)
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (batch_size, image_size, image_size, 3)).astype("float32")
-    data = tf.data.Dataset.from_tensors((images, images)).repeat(warmup + steps)
+    data = tf.data.Dataset.from_tensors(training_batch(net, tf.constant(images))).repeat(
+        warmup + steps)
     timer = _StepTimer()
     net.fit(data, epochs=1, callbacks=[timer], verbose=0, shuffle=False)
     times = timer.times[warmup:]
@@ -134,14 +148,19 @@ def bench_export(model: str = "cyclegan", image_size: int = 256, runs: int = 20,
         pixels = tf.constant(np.round((image + 1) * 127.5).astype("uint8"))
         size = sum(os.path.getsize(os.path.join(root, name))
                    for root, _, names in os.walk(path) for name in names)
+        domain = ({"target_domain": tf.constant([0])} if getattr(net, "n_domains", 0)
+                  else {})  # multi-domain models take the target domain
         rows.append({"format": "saved_model", "bytes": size,
-                     "seconds": _median_seconds(lambda: serving(images=pixels), runs)})
+                     "seconds": _median_seconds(lambda: serving(images=pixels, **domain),
+                                                runs)})
         for quantization in (None, "float16", "dynamic", "int8"):
             flatbuffer = convert(net, quantization, image_size)
             translator = TFLiteTranslator(flatbuffer, num_threads=os.cpu_count())
             rows.append({"format": f"tflite {quantization or 'float32'}",
                          "bytes": len(flatbuffer),
-                         "seconds": _median_seconds(lambda: translator(image), runs)})
+                         "seconds": _median_seconds(lambda: translator(
+                             image, **({"target_domain": 0} if translator.takes_domain
+                                       else {})), runs)})
     keras_seconds = rows[0]["seconds"]
     for row in rows:
         row["speedup_vs_keras"] = keras_seconds / row["seconds"]

@@ -88,6 +88,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     import keras_attngan as kag
     from keras_attngan.training.callbacks import BackupError, RunBackup
 
+    multidomain = getattr(kag.models.get_class(args.model), "needs_domain_labels", False)
+    if multidomain and (args.data is None or args.data_a or args.data_b):
+        _fail(f"--model {args.model} trains on one folder of domains: pass --data DIR "
+              "(one sub-folder per domain), not --data-a/--data-b.")
+    if not multidomain and (args.data_a is None or args.data_b is None or args.data):
+        _fail(f"--model {args.model} trains on two unpaired sets: pass --data-a and "
+              "--data-b" + (" (--data is for aggan_multidomain)." if args.data else "."))
     hparams = {"image_size": args.image_size, **_hparams(args.set)}
     if args.decay_start is not None:
         hparams["decay_start"] = args.decay_start
@@ -100,6 +107,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     run = {"model": args.model, "hparams": hparams, "epochs": args.epochs,
            "decay_start": args.decay_start, "batch_size": args.batch_size,
            "data_a": str(args.data_a), "data_b": str(args.data_b)}
+    if multidomain:
+        run["data"] = str(args.data)
     latest = RunBackup.read_latest(backup_dir)
     if os.path.exists(config_path):
         with open(config_path) as f:
@@ -108,9 +117,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             _fail(f"{args.out} already holds a training run; pass --resume to continue it "
                   "or choose another --out.")
         # what must match for the backup to continue this run (epochs may grow)
-        differs = [f"{key}: {previous.get(key)!r} there, {run[key]!r} now"
-                   for key in ("model", "hparams", "batch_size", "data_a", "data_b")
-                   if previous.get(key) != run[key]]
+        differs = [f"{key}: {previous.get(key)!r} there, {run.get(key)!r} now"
+                   for key in ("model", "hparams", "batch_size", "data_a", "data_b", "data")
+                   if previous.get(key) != run.get(key)]
         if args.resume and differs and not args.force:
             _fail(f"{args.out} holds another run; it cannot resume with these options ("
                   + "; ".join(differs) + "). Pass the options it was started with, "
@@ -134,15 +143,49 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
               + f" of {args.epochs} from {backup_dir}")
 
     # Load (and check) each side once; training and sample pipelines share the sources.
-    sources = [kag.data.load_source(spec, skip_corrupt=args.skip_corrupt)
-               for spec in (args.data_a, args.data_b)]
-    dataset = kag.data.unpaired(
-        *sources, image_size=args.image_size,
-        load_size=args.load_size or round(args.image_size * 286 / 256),
-        batch_size=args.batch_size, seed=args.seed,
-    )
-    samples = kag.data.unpaired(*sources, image_size=args.image_size, batch_size=1,
-                                augment=False, shuffle=False)
+    labelled = kag.models.get_class(args.model).needs_source_labels
+    data_options = {}
+    if multidomain:
+        _, domain_labels, domain_names = kag.data.domain_files(args.data)
+        n_domains = hparams.get("n_domains", 8)
+        if len(domain_names) != n_domains:
+            _fail(f"{args.data} holds {len(domain_names)} domains "
+                  f"({', '.join(domain_names)}), but the model has {n_domains}: pass --set "
+                  f"n_domains={len(domain_names)}.")
+        print(f"attngan: domains {', '.join(f'{i}={n}' for i, n in enumerate(domain_names))}")
+        load_size = args.load_size or round(args.image_size * 286 / 256)
+        dataset = kag.data.multidomain(args.data, image_size=args.image_size,
+                                       load_size=load_size, batch_size=args.batch_size,
+                                       seed=args.seed, n_domains=n_domains)
+        # four fixed inputs (shuffled once: the folders are sorted by domain)
+        first = next(iter(kag.data.multidomain(args.data, image_size=args.image_size,
+                                               batch_size=4, augment=False, seed=0)))
+        samples = (first[0].numpy(), first[0].numpy())
+    elif labelled:  # unit_da: class sub-folders or a labelled tfds split on the A side
+        try:
+            images_a, labels_a = kag.data.load_labelled(args.data_a, args.image_size)
+        except kag.data.DataError as error:
+            _fail(f"--model {args.model} trains on labelled A images: {error}")
+        n_classes = hparams.get("n_classes", 10)
+        if int(labels_a.max()) >= n_classes:
+            _fail(f"{args.data_a} holds labels up to {int(labels_a.max())}, but the model "
+                  f"classifies {n_classes} classes: pass --set n_classes="
+                  f"{int(labels_a.max()) + 1}.")
+        # no crops or flips: a mirrored digit is another digit
+        data_options = dict(labels_a=labels_a, augment=False)
+        sources = [kag.data.load_source(images_a),
+                   kag.data.load_source(args.data_b, skip_corrupt=args.skip_corrupt)]
+    else:
+        sources = [kag.data.load_source(spec, skip_corrupt=args.skip_corrupt)
+                   for spec in (args.data_a, args.data_b)]
+    if not multidomain:
+        dataset = kag.data.unpaired(
+            *sources, image_size=args.image_size,
+            load_size=args.load_size or round(args.image_size * 286 / 256),
+            batch_size=args.batch_size, seed=args.seed, **data_options,
+        )
+        samples = kag.data.unpaired(*sources, image_size=args.image_size, batch_size=1,
+                                    augment=False, shuffle=False)
     strategy = kag.training.strategy()
     with strategy.scope():
         model = kag.models.build(args.model, **hparams)
@@ -239,6 +282,15 @@ def translate(args: argparse.Namespace) -> list[str]:
         if args.tile % model.size_multiple:
             _fail(f"--tile {args.tile} must be a multiple of {model.size_multiple}, which "
                   f"the {type(model).__name__} networks' strides need.")
+    n_domains = int(getattr(model, "n_domains", 0) or 0)
+    options = {}
+    if n_domains:  # a multi-domain model translates to the domain asked for
+        if args.target_domain is None or not 0 <= args.target_domain < n_domains:
+            _fail(f"{type(model).__name__} translates to a target domain: pass "
+                  f"--target-domain K with K in 0..{n_domains - 1}.")
+        options["target_domain"] = args.target_domain
+    elif args.target_domain is not None:
+        _fail("--target-domain is for multi-domain models (aggan_multidomain).")
     has_mask = bool(getattr(model, "has_attention", False))
 
     # Every output name is decided, and checked, before anything is written.
@@ -278,7 +330,8 @@ def translate(args: argparse.Namespace) -> list[str]:
                 out = model.translate(image)
             else:
                 out = inference.translate_image(model, image, direction=args.direction,
-                                                tile=args.tile, overlap=args.overlap)
+                                                tile=args.tile, overlap=args.overlap,
+                                                options=options)
                 if out["resized"]:
                     notes.append(f"{path}: {image.shape[1]}x{image.shape[0]} px, translated "
                                  f"upscaled to {inference.DEFAULT_MIN_SIDE} px and resized "
@@ -667,7 +720,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- main
 #: the registered models and evaluate's metrics, spelled out so that building the parser
 #: (and --help) does not import TensorFlow; tests check them against the registries.
-MODEL_NAMES = ("aggan", "cyclegan", "dagan", "sat", "uag", "unit")
+MODEL_NAMES = ("aggan", "aggan_multidomain", "cyclegan", "dagan", "sat", "uag", "unit",
+               "unit_da")
 METRIC_NAMES = ("kid", "fid", "is", "psnr", "mse", "ssim", "pixel_accuracy_unit",
                 "pixel_accuracy_sat", "mask_iou")
 
@@ -701,10 +755,15 @@ def parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model on two unpaired image sets")
     t.add_argument("--model", default="cyclegan", choices=available())
-    t.add_argument("--data-a", required=True,
+    t.add_argument("--data-a", default=None,
                    help="folder of images, tfds 'name:split' (e.g. "
-                        "cycle_gan/horse2zebra:trainA)")
-    t.add_argument("--data-b", required=True)
+                        "cycle_gan/horse2zebra:trainA); unit_da: labelled, one sub-folder "
+                        "per class or a tfds split with labels (svhn_cropped:train)")
+    t.add_argument("--data-b", default=None)
+    t.add_argument("--data", default=None,
+                   help="aggan_multidomain: a folder with one sub-folder of images per "
+                        "domain (e.g. per expression), or RaFD's images (the expression "
+                        "read from the file names)")
     t.add_argument("--image-size", type=int, default=256)
     t.add_argument("--load-size", type=int, default=None,
                    help="resize before the random crop (default image_size * 286/256)")
@@ -744,6 +803,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--output", required=True, help="folder for the PNG results")
     r.add_argument("--direction", default=None,
                    help="a2b or b2a (default: the model's first, a2b)")
+    r.add_argument("--target-domain", type=int, default=None,
+                   help="multi-domain models: the domain index to translate to")
     r.add_argument("--tile", type=int, default=512,
                    help="images with a side over this are translated in overlapping tiles "
                         "of this size, blended (bounded memory)")

@@ -90,11 +90,13 @@ def translate_tiled(translate: Callable[[np.ndarray], dict[str, np.ndarray]],
 
 def translate_image(model, image: np.ndarray, direction: str | None = None,
                     tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP,
-                    min_side: int = DEFAULT_MIN_SIDE) -> dict[str, Any]:
+                    min_side: int = DEFAULT_MIN_SIDE,
+                    options: dict[str, Any] | None = None) -> dict[str, Any]:
     """One image (H, W, C), uint8 or float in [-1, 1], of any size -> {"image" [-1, 1],
     "mask" [0, 1] for attention models, "resized": whether it was upscaled, "tiles":
     how many tiles it took}. ``model`` is a ``TranslationGAN`` (or anything with its
-    ``translate`` and ``size_multiple``)."""
+    ``translate`` and ``size_multiple``). ``options`` go to ``model.translate``
+    (``target_domain`` for multi-domain models)."""
     import tensorflow as tf
 
     from keras_attngan.models.base import to_model_range
@@ -114,7 +116,7 @@ def translate_image(model, image: np.ndarray, direction: str | None = None,
         x = np.clip(tf.image.resize(x[None], size, "bicubic").numpy()[0], -1.0, 1.0)
 
     def one(piece):
-        out = model.translate(piece, direction=direction)
+        out = model.translate(piece, direction=direction, **(options or {}))
         return {key: out[key] for key in ("image", "mask") if key in out}
 
     tiles = len(tile_starts(x.shape[0], tile, overlap)) * len(

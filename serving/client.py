@@ -4,7 +4,9 @@
     python serving/client.py --grpc localhost:8500 --model uag photo.jpg --output out/
 
 Both send encoded image files to the ``translate_bytes`` signature and write the PNG
-translations (and ``*_mask.png`` for attention models) into ``--output``. REST needs
+translations (and ``*_mask.png`` for attention models) into ``--output``. A
+multi-domain model (aggan_multidomain) also takes ``--target-domain K``, sent with every
+image as the signature's ``target_domain`` input. REST needs
 ``requests``; gRPC needs ``tensorflow-serving-api`` (``pip install "keras_attngan[serving]"``).
 """
 
@@ -27,11 +29,17 @@ def rest_url(server: str, model: str, version: int | None = None) -> str:
     return f"{server.rstrip('/')}/v1/models/{model}{version_part}:predict"
 
 
-def rest_request(images: Sequence[bytes], signature: str = SIGNATURE) -> dict:
-    """The JSON body of a predict call: each image base64-encoded as {"b64": ...}."""
-    return {"signature_name": signature,
-            "instances": [{"image_bytes": {"b64": base64.b64encode(data).decode("ascii")}}
-                          for data in images]}
+def rest_request(images: Sequence[bytes], signature: str = SIGNATURE,
+                 target_domain: int | None = None) -> dict:
+    """The JSON body of a predict call: each image base64-encoded as {"b64": ...}, and
+    for multi-domain models its ``target_domain``."""
+    instances = []
+    for data in images:
+        instance = {"image_bytes": {"b64": base64.b64encode(data).decode("ascii")}}
+        if target_domain is not None:
+            instance["target_domain"] = int(target_domain)
+        instances.append(instance)
+    return {"signature_name": signature, "instances": instances}
 
 
 def parse_rest_response(body: dict) -> list[dict[str, bytes]]:
@@ -48,10 +56,12 @@ def parse_rest_response(body: dict) -> list[dict[str, bytes]]:
 
 
 def translate_rest(server: str, model: str, images: Sequence[bytes],
-                   timeout: float = 60.0) -> list[dict[str, bytes]]:
+                   timeout: float = 60.0,
+                   target_domain: int | None = None) -> list[dict[str, bytes]]:
     import requests
 
-    response = requests.post(rest_url(server, model), json=rest_request(images),
+    response = requests.post(rest_url(server, model),
+                             json=rest_request(images, target_domain=target_domain),
                              timeout=timeout)
     try:
         body = response.json()
@@ -62,7 +72,8 @@ def translate_rest(server: str, model: str, images: Sequence[bytes],
 
 
 # ----------------------------------------------------------------------------- gRPC
-def grpc_request(model: str, images: Sequence[bytes], signature: str = SIGNATURE):
+def grpc_request(model: str, images: Sequence[bytes], signature: str = SIGNATURE,
+                 target_domain: int | None = None):
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2
 
@@ -71,6 +82,9 @@ def grpc_request(model: str, images: Sequence[bytes], signature: str = SIGNATURE
     request.model_spec.signature_name = signature
     request.inputs["image_bytes"].CopyFrom(
         tf.make_tensor_proto(list(images), dtype=tf.string, shape=[len(images)]))
+    if target_domain is not None:  # multi-domain models: one domain index per image
+        request.inputs["target_domain"].CopyFrom(tf.make_tensor_proto(
+            [int(target_domain)] * len(images), dtype=tf.int32, shape=[len(images)]))
     return request
 
 
@@ -85,13 +99,15 @@ def parse_grpc_response(response) -> list[dict[str, bytes]]:
 
 
 def translate_grpc(server: str, model: str, images: Sequence[bytes],
-                   timeout: float = 60.0) -> list[dict[str, bytes]]:
+                   timeout: float = 60.0,
+                   target_domain: int | None = None) -> list[dict[str, bytes]]:
     import grpc
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     with grpc.insecure_channel(server) as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        return parse_grpc_response(stub.Predict(grpc_request(model, images), timeout))
+        return parse_grpc_response(stub.Predict(
+            grpc_request(model, images, target_domain=target_domain), timeout))
 
 
 # ------------------------------------------------------------------------------ CLI
@@ -120,8 +136,12 @@ def main(argv: Sequence[str] | None = None) -> list[str]:
     parser.add_argument("--output", required=True)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace files that exist in --output")
+    parser.add_argument("--target-domain", type=int, default=None,
+                        help="multi-domain models: the domain to translate every image to")
     parser.add_argument("inputs", nargs="+", help="image files or folders")
     args = parser.parse_args(argv)
+    if args.target_domain is not None and args.target_domain < 0:
+        _fail(f"--target-domain must be a domain index (0, 1, ...); got {args.target_domain}")
 
     missing = [path for path in args.inputs if not os.path.exists(path)]
     if missing:
@@ -153,9 +173,11 @@ def main(argv: Sequence[str] | None = None) -> list[str]:
     server = args.rest or args.grpc
     try:
         if args.rest:
-            results = translate_rest(args.rest, args.model, images)
+            results = translate_rest(args.rest, args.model, images,
+                                     target_domain=args.target_domain)
         else:
-            results = translate_grpc(args.grpc, args.model, images)
+            results = translate_grpc(args.grpc, args.model, images,
+                                     target_domain=args.target_domain)
     except ImportError as error:
         _fail(f"{error.name or error} is not installed: pip install "
               "\"keras_attngan[serving]\"")

@@ -27,7 +27,23 @@ TINY = {
     "unit": dict(ngf=8, ndf=8, n_blocks=1),
     "sat": dict(ngf=8, ndf=8, n_blocks=1, vgg_weights=None),
     "dagan": dict(nf=8, ngf=8, ndf=8, n_regions=2, n_blocks=1),
+    "unit_da": dict(ngf=8, ndf=8),
+    "aggan_multidomain": dict(n_domains=3, ngf=8, ndf=8, n_blocks=1, n_layers_d=3),
 }
+
+#: the domain multi-domain models translate to in these tests
+DOMAIN = 1
+
+
+def domain_inputs(model, count):
+    """The signatures' extra input of multi-domain models: ``target_domain`` (N,)."""
+    return ({"target_domain": tf.constant([DOMAIN] * count)}
+            if getattr(model, "n_domains", 0) else {})
+
+
+def domain_option(model):
+    """translate()'s option for multi-domain models."""
+    return {"target_domain": DOMAIN} if getattr(model, "n_domains", 0) else {}
 
 
 def test_every_registered_model_is_covered():
@@ -64,8 +80,9 @@ def test_saved_model_matches_keras_in_every_signature(exported, name):
     x = images()
     for signature in ("serving_default", *model.directions):
         direction = model.directions[0] if signature == "serving_default" else signature
-        out = loaded.signatures[signature](images=tf.constant(x))
-        reference = model.translate(x, direction)
+        out = loaded.signatures[signature](images=tf.constant(x),
+                                           **domain_inputs(model, len(x)))
+        reference = model.translate(x, direction, **domain_option(model))
         expected = np.round((reference["image"] + 1) * 127.5)
         assert out["image"].dtype == tf.uint8 and out["image"].shape == x.shape
         assert np.abs(out["image"].numpy().astype(int) - expected).max() <= 1
@@ -73,9 +90,11 @@ def test_saved_model_matches_keras_in_every_signature(exported, name):
         if model.has_attention:
             assert np.abs(out["mask"].numpy() - reference["mask"]).max() < 1e-5
     encoded = [tf.io.encode_png(x[0]).numpy(), tf.io.encode_jpeg(x[1], quality=100).numpy()]
-    out = loaded.signatures["translate_bytes"](image_bytes=tf.constant(encoded))
+    out = loaded.signatures["translate_bytes"](image_bytes=tf.constant(encoded),
+                                               **domain_inputs(model, 2))
     png = tf.io.decode_png(out["image_bytes"][0]).numpy()
-    direct = loaded.signatures["serving_default"](images=tf.constant(x[:1]))["image"]
+    direct = loaded.signatures["serving_default"](images=tf.constant(x[:1]),
+                                                  **domain_inputs(model, 1))["image"]
     assert np.array_equal(png, direct.numpy()[0])
     assert ("mask_bytes" in out) == model.has_attention
 
@@ -131,8 +150,8 @@ def test_tflite_float32_and_float16_match_keras(name, tmp_path):
         path = str(tmp_path / f"{quantization}.tflite")
         report = kag.export.tflite(model, path, quantization=quantization, image_size=32)
         assert report["image_max_abs_diff"] <= bound
-        out = TFLiteTranslator(path)(x)
-        reference = model.translate(x)
+        out = TFLiteTranslator(path)(x, **domain_option(model))
+        reference = model.translate(x, **domain_option(model))
         assert np.abs(out["image"] - reference["image"]).max() <= bound
         assert ("mask" in out) == model.has_attention
 
@@ -204,8 +223,11 @@ class StandInServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 assert self.path == f"/v1/models/{server.name}:predict", self.path
                 values = [base64.b64decode(i["image_bytes"]["b64"]) for i in body["instances"]]
-                out = server.predict(body["signature_name"],
-                                     {"image_bytes": tf.constant(values)})
+                inputs = {"image_bytes": tf.constant(values)}
+                if "target_domain" in body["instances"][0]:
+                    inputs["target_domain"] = tf.constant(
+                        [i["target_domain"] for i in body["instances"]], tf.int32)
+                out = server.predict(body["signature_name"], inputs)
                 predictions = [{key: {"b64": base64.b64encode(out[key][i]).decode()}
                                 for key in out} for i in range(len(values))]
                 data = json.dumps({"predictions": predictions}).encode()
@@ -345,3 +367,43 @@ def test_tflite_translator_converts_uint8_and_refuses_the_wrong_size(tmp_path):
         translator(x.astype("float32"))
     with pytest.raises(FileExistsError):
         kag.export.tflite(model, path, image_size=32)
+
+
+def test_multidomain_exports_take_the_target_domain(exported, tmp_path):
+    model, path = exported["aggan_multidomain"]
+    loaded = tf.saved_model.load(path)
+    x = images(3, 32, 32)
+    out = loaded.signatures["serving_default"](images=tf.constant(x),
+                                               target_domain=tf.constant([0, 1, 2]))
+    for i in range(3):  # one domain per image
+        reference = model.translate(x[i:i + 1], target_domain=i)["image"][0]
+        assert np.abs(out["image"].numpy()[i].astype(int)
+                      - np.round((reference + 1) * 127.5)).max() <= 1
+    with pytest.raises(tf.errors.InvalidArgumentError, match="0..2"):
+        loaded.signatures["serving_default"](images=tf.constant(x),
+                                             target_domain=tf.constant([0, 1, 3]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="one domain index per image"):
+        loaded.signatures["serving_default"](images=tf.constant(x),
+                                             target_domain=tf.constant([0]))
+    with pytest.raises(ValueError, match="target_domain"):
+        TFLiteTranslator(kag.export.tflite(model, str(tmp_path / "m.tflite"),
+                                           image_size=32)["path"])(x)
+    # the clients send the domain with every image
+    body = client.rest_request([b"abc"], target_domain=2)
+    assert body["instances"] == [{"image_bytes": {"b64": "YWJj"}, "target_domain": 2}]
+    request = client.grpc_request("m", [b"a", b"b"], target_domain=2)
+    assert tf.make_ndarray(request.inputs["target_domain"]).tolist() == [2, 2]
+    (tmp_path / "in").mkdir()
+    tf.io.write_file(str(tmp_path / "in" / "0.png"), tf.io.encode_png(x[0]))
+    httpd = StandInServer("md", path).rest()
+    try:
+        written = client.main(["--rest", f"127.0.0.1:{httpd.server_port}", "--model", "md",
+                               "--target-domain", "2", str(tmp_path / "in"), "--output",
+                               str(tmp_path / "rest")])
+    finally:
+        httpd.shutdown()
+    got = tf.io.decode_png(tf.io.read_file(str(tmp_path / "rest" / "0.png"))).numpy()
+    expected = loaded.signatures["serving_default"](images=tf.constant(x[:1]),
+                                                    target_domain=tf.constant([2]))
+    assert np.array_equal(got, expected["image"].numpy()[0])
+    assert sorted(os.path.basename(f) for f in written) == ["0.png", "0_mask.png"]

@@ -193,3 +193,80 @@ def test_celeba_recipe_crops_faces_and_picks_at_random():
         shapes = [tuple(image.shape) for image in first]
         assert [i.numpy().tobytes() for i in first] == [i.numpy().tobytes() for i in again]
     assert shapes and all(s[:2] == (178, 178) for s in shapes)
+
+
+def test_unit_da_recipes_load_mock_data_and_stop_clearly_without_data(monkeypatch,
+                                                                     tmp_path):
+    import numpy as np
+    import requests
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    from keras_attngan.data import DataError
+
+    svhn_mnist = load("unit_svhn_mnist")
+    with tfds.testing.mock_data(num_examples=3):
+        images, labels = svhn_mnist.digits("svhn_cropped", "extra", count=3)
+    assert images.shape == (3, 32, 32, 3) and labels.shape == (3,)
+    doubled = svhn_mnist.with_inversions(images)
+    assert np.array_equal(doubled[3:], 255 - images)
+    assert svhn_mnist.epochs_for(200_000, 531_131, 64) == 25  # 8,298 steps an epoch
+
+    seen = _capture_unpaired(monkeypatch)
+    monkeypatch.setattr("sys.argv", ["unit_svhn_mnist"])
+    with tfds.testing.mock_data(num_examples=4), pytest.raises(_Captured):
+        svhn_mnist.main()
+    assert seen["augment"] is False and seen["labels_a"] is not None
+    assert len(seen["b"]) == 8  # MNIST and its inversions
+
+    mnist_usps = load("unit_mnist_usps")
+    monkeypatch.setattr("sys.argv", ["unit_mnist_usps"])
+    with pytest.raises(DataError, match="usps-dir"):
+        mnist_usps.main()
+    for split, value in (("train", 10), ("test", 200)):
+        for label in (1, 2):
+            folder = tmp_path / "usps" / split / str(label)
+            folder.mkdir(parents=True)
+            for i in range(3):
+                tf.io.write_file(str(folder / f"{i}.png"), tf.io.encode_png(
+                    np.full((16, 16, 1), value, np.uint8)))
+    images, labels = mnist_usps.usps(str(tmp_path / "usps"), "train", count=4)
+    assert images.shape == (4, 32, 32, 3) and set(labels) <= {1, 2}
+    for reverse, side in ((False, "b"), (True, "a")):  # USPS train/ only, never test/
+        seen.clear()
+        monkeypatch.setattr("sys.argv", ["unit_mnist_usps", "--usps-dir",
+                                         str(tmp_path / "usps")] + ["--reverse"] * reverse)
+        with tfds.testing.mock_data(num_examples=4), pytest.raises(_Captured):
+            mnist_usps.main()
+        assert np.all(seen[side] == 10) and seen["labels_a"] is not None
+
+    def offline(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("Failed to resolve host")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    with pytest.raises(DataError, match="svhn_cropped"):
+        svhn_mnist.digits("svhn_cropped", "extra")
+
+
+def test_rafd_recipe_crops_into_expression_folders_and_stops_without_data(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    from keras_attngan.data import DataError
+
+    recipe = load("aggan_rafd")
+    with pytest.raises(DataError, match="rafd-dir"):
+        recipe.prepare(str(tmp_path / "none"), str(tmp_path / "data"))
+    (tmp_path / "rafd").mkdir()
+    for i, expression in enumerate(["happy", "sad"]):
+        portrait = np.full((60, 40, 3), 50 * (i + 1), np.uint8)
+        tf.io.write_file(str(tmp_path / "rafd" / f"Rafd090_0{i}_Caucasian_male_{expression}"
+                                                 "_frontal.jpg"), tf.io.encode_jpeg(portrait))
+    assert recipe.prepare(str(tmp_path / "rafd"), str(tmp_path / "data"), size=32) == 2
+    paths, labels, names = kag.data.domain_files(str(tmp_path / "data"))
+    assert names == ("happy", "sad") and labels.tolist() == [0, 1]
+    assert tf.io.decode_png(tf.io.read_file(paths[0])).shape == (32, 32, 3)
+    args = cli.parser().parse_args(recipe.recipe(str(tmp_path / "data"), 4824, "runs/x"))
+    assert args.model == "aggan_multidomain" and args.image_size == 128
+    assert args.batch_size == 16 and args.lr == 1e-4 and args.set == ["n_domains=8"]
+    assert args.epochs == 664 and args.decay_start == 332  # 200,000 x 16 / 4,824

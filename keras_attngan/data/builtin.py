@@ -80,3 +80,67 @@ def make_domain(domain: str, n: int, size: int = 64, seed: int = 0,
 def demo(n: int = 300, size: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The unpaired demo domains (A: red discs, B: blue discs), uint8 (n, size, size, 3)."""
     return make_domain("a", n, size, seed), make_domain("b", n, size, seed)
+
+
+def make_glyphs(n: int, size: int = 32, n_classes: int = 4, seed: int = 0,
+                invert: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Digit-like data for domain adaptation: ``n`` grey glyphs, uint8 (n, size, size, 3),
+    and their class labels, int64 (n,). Class k is one of a vertical bar, a horizontal
+    bar, a plus, a square ring, a backslash and a slash (``n_classes`` <= 6), drawn
+    bright on dark with random position, extent, thickness and brightness.
+    ``invert=True`` gives the other domain: dark glyphs on a bright background."""
+    if not 2 <= n_classes <= 6:
+        raise ValueError(f"n_classes must lie in 2..6; got {n_classes}.")
+    rng = np.random.default_rng([seed, n_classes, int(invert)])
+    labels = rng.integers(n_classes, size=n)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size - 0.5
+    images = np.empty((n, size, size, 3), np.uint8)
+    for i, label in enumerate(labels):
+        cy, cx = rng.uniform(-0.08, 0.08, size=2)
+        half = rng.uniform(0.22, 0.34)
+        width = rng.uniform(0.05, 0.09)
+        y, x = yy - cy, xx - cx
+        inside = (np.abs(x) < half) & (np.abs(y) < half)
+        strokes = {
+            0: np.abs(x) < width,
+            1: np.abs(y) < width,
+            2: (np.abs(x) < width) | (np.abs(y) < width),
+            3: (np.maximum(np.abs(x), np.abs(y)) > half - 2 * width),
+            4: np.abs(x - y) < 1.4 * width,
+            5: np.abs(x + y) < 1.4 * width,
+        }[int(label)] & inside
+        ink = rng.uniform(170, 250) * strokes + rng.uniform(0, 40)
+        image = ink + rng.normal(0.0, 8.0, size=(size, size))
+        if invert:
+            image = 255.0 - image
+        images[i] = np.clip(np.round(image), 0, 255).astype(np.uint8)[..., None]
+    return images, labels
+
+
+#: object colours of the generated multi-domain data, one per domain (up to 8)
+DOMAIN_COLORS = ((205, 45, 40), (40, 150, 215), (235, 200, 40), (60, 175, 70),
+                 (150, 60, 190), (240, 130, 30), (240, 240, 240), (20, 20, 20))
+
+
+def make_multidomain(n: int, size: int = 32, n_domains: int = 4, seed: int = 0,
+                     return_masks: bool = False):
+    """Generated multi-domain data (a stand-in for RaFD's expressions): ``n`` images,
+    uint8 (n, size, size, 3), of a disc on the demo's textured backgrounds, the disc's
+    colour telling the domain, and their domain labels, int64 (n,) in [0, n_domains);
+    with ``return_masks`` the disc masks, float32 (n, size, size): the only region that
+    changes between domains."""
+    if not 2 <= n_domains <= len(DOMAIN_COLORS):
+        raise ValueError(f"n_domains must lie in 2..{len(DOMAIN_COLORS)}; got {n_domains}.")
+    rng = np.random.default_rng([seed, n_domains, 7])
+    labels = rng.integers(n_domains, size=n)
+    images = np.empty((n, size, size, 3), np.uint8)
+    masks = np.empty((n, size, size), np.float32)
+    for i, label in enumerate(labels):
+        background = _background(rng, size)
+        mask, shading = _disc(rng, size)
+        obj = (np.array(DOMAIN_COLORS[label], np.float32) * shading[..., None]
+               + rng.normal(0.0, 3.0, size=(size, size, 3)))
+        image = mask[..., None] * obj + (1.0 - mask[..., None]) * background
+        images[i] = np.clip(np.round(image), 0, 255).astype(np.uint8)
+        masks[i] = mask
+    return (images, labels, masks) if return_masks else (images, labels)

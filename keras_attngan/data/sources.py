@@ -304,3 +304,41 @@ def _from_tfds(spec: str, data_dir: str | None = None) -> Source:
     dataset, size = load_tfds(name, split, data_dir)
     source = _from_dataset(dataset, description=spec)
     return Source(source.items, size if size > 0 else source.size, spec)
+
+
+def load_labelled(spec: str, image_size: int, count: int | None = None,
+                  data_dir: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Labelled images for models trained with source labels (``unit_da``): uint8 RGB
+    (N, image_size, image_size, 3) and int64 labels, from a tfds "name:split" with an
+    "label" feature (svhn_cropped:train, mnist:train) or a folder with one sub-folder per
+    class (0/ ... 9/; sub-folder names that are not all integers are numbered in sorted
+    order)."""
+    spec = str(spec)
+    if os.path.isdir(spec):
+        classes = sorted(d for d in os.listdir(spec) if os.path.isdir(os.path.join(spec, d)))
+        if not classes:
+            raise DataError(f"{spec!r} has no class sub-folders: labelled source images go "
+                            "in one sub-folder per class (0/ ... 9/).")
+        numbered = all(c.isdigit() for c in classes)
+        if numbered:
+            classes = sorted(classes, key=int)
+        images, labels = [], []
+        for index, name in enumerate(classes):
+            for path in list_images(os.path.join(spec, name)):
+                image = to_rgb(decode_image(tf.io.read_file(path)))
+                images.append(tf.image.resize(image, (image_size, image_size)).numpy())
+                labels.append(int(name) if numbered else index)
+            if count and len(images) >= count:
+                break
+        if count:
+            images, labels = images[:count], labels[:count]
+        if not images:
+            raise DataError(f"{spec!r} has no images in its class sub-folders.")
+        images = np.clip(np.round(np.stack(images)), 0, 255).astype(np.uint8)
+        return images, np.asarray(labels, np.int64)
+    if ":" in spec and not os.path.exists(spec):
+        name, split = spec.rsplit(":", 1)
+        images, labels = load_tfds_arrays(name, split, image_size, count, data_dir)
+        return images, labels.astype(np.int64)
+    raise DataError(f"{spec!r} is neither a folder with one sub-folder per class nor a "
+                    "tfds 'name:split' with labels (e.g. svhn_cropped:train).")

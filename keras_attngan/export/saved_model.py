@@ -10,6 +10,10 @@ Signatures (one per direction, the first also as ``serving_default``):
   ``mask_bytes``), PNG-encoded strings; the ``_bytes`` suffix makes TF Serving's REST
   API return them base64-encoded.
 
+Multi-domain models (``aggan_multidomain``) take the target domain as a second input in
+every signature: ``target_domain`` int32 (N,), one domain index per image (``images``
+or ``image_bytes``), checked against ``n_domains``.
+
 Bad input fails inside the signature with a message that names the problem: wrong rank
 or channel count, empty batches or images, sides over ``max_side`` (a guard against
 decompression bombs), bytes that are not an image.
@@ -66,15 +70,34 @@ def to_uint8(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.round(tf.clip_by_value((images + 1.0) * 127.5, 0.0, 255.0)), tf.uint8)
 
 
-def translate_uint8(model, images: tf.Tensor, direction: str) -> dict[str, tf.Tensor]:
+def check_domains(target_domain: tf.Tensor, images: tf.Tensor, n_domains: int) -> tf.Tensor:
+    """``target_domain`` (N,) int32, one index in [0, n_domains) per image, or an error
+    that says what is wrong."""
+    target_domain = tf.cast(target_domain, tf.int32)
+    checks = [
+        tf.debugging.assert_equal(tf.rank(target_domain), 1, message=(
+            "target_domain must be a vector (N,): one domain index per image")),
+        tf.debugging.assert_equal(tf.shape(target_domain)[0], tf.shape(images)[0], message=(
+            "target_domain must hold one domain index per image")),
+        tf.debugging.Assert(tf.reduce_all((target_domain >= 0) & (target_domain < n_domains)),
+                            [f"target_domain must lie in 0..{n_domains - 1}; got",
+                             target_domain]),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.ensure_shape(tf.reshape(target_domain, [-1]), [None])
+
+
+def translate_uint8(model, images: tf.Tensor, direction: str,
+                    **options) -> dict[str, tf.Tensor]:
     """uint8 batch -> {"image": uint8, "mask": float32}, padded to the strides and cropped
-    back, as ``TranslationGAN.translate`` does in numpy."""
+    back, as ``TranslationGAN.translate`` does in numpy. ``options`` go to the model
+    (``target_domain`` for multi-domain models)."""
     height, width = tf.shape(images)[1], tf.shape(images)[2]
     multiple = model.size_multiple
     x = tf.cast(images, tf.float32) / 127.5 - 1.0
     x = tf.pad(x, [[0, 0], [0, (-height) % multiple], [0, (-width) % multiple], [0, 0]],
                "SYMMETRIC")
-    out = model._translate(x, direction, training=False)
+    out = model._translate(x, direction, training=False, **options)
     result = {"image": to_uint8(tf.cast(out["image"], tf.float32)[:, :height, :width])}
     if "mask" in out:
         result["mask"] = tf.cast(out["mask"], tf.float32)[:, :height, :width]
@@ -145,18 +168,35 @@ def saved_model(model: keras.Model, path: str, directions: tuple[str, ...] | Non
     # image pools (CycleGAN at 256 px: 92 MB instead of 205 MB).
     archive = keras.export.ExportArchive()
     spec = tf.TensorSpec(None, tf.uint8, name="images")  # any rank: check_images says
+    n_domains = int(getattr(model, "n_domains", 0) or 0)
+    domain_spec = [tf.TensorSpec(None, tf.int32, name="target_domain")] if n_domains else []
     for direction in directions:
-        def translate(images, direction=direction):
-            images = check_images(images, model.size_multiple, max_side)
-            return translate_uint8(model, images, direction)
+        if n_domains:
+            def translate(images, target_domain, direction=direction):
+                images = check_images(images, model.size_multiple, max_side)
+                domains = check_domains(target_domain, images, n_domains)
+                return translate_uint8(model, images, direction, target_domain=domains)
+        else:
+            def translate(images, direction=direction):
+                images = check_images(images, model.size_multiple, max_side)
+                return translate_uint8(model, images, direction)
 
-        archive.add_endpoint(direction, tf.function(translate), input_signature=[spec])
+        archive.add_endpoint(direction, tf.function(translate),
+                             input_signature=[spec] + domain_spec)
 
-    def translate_bytes(image_bytes):
-        def one(data):
+    def translate_bytes(image_bytes, target_domain=None):
+        if n_domains:
+            target_domain = check_domains(target_domain, image_bytes, n_domains)
+            items = (image_bytes, target_domain)
+        else:
+            items = image_bytes
+
+        def one(item):
+            data, options = (item[0], {"target_domain": item[1][None]}) if n_domains \
+                else (item, {})
             image = _decode(data)
             image = check_images(image[None], model.size_multiple, max_side)
-            out = translate_uint8(model, image, directions[0])
+            out = translate_uint8(model, image, directions[0], **options)
             encoded = {"image_bytes": tf.io.encode_png(out["image"][0])}
             if "mask" in out:
                 encoded["mask_bytes"] = tf.io.encode_png(to_uint8(out["mask"][0] * 2.0 - 1.0))
@@ -165,11 +205,11 @@ def saved_model(model: keras.Model, path: str, directions: tuple[str, ...] | Non
         outputs = {"image_bytes": tf.TensorSpec([], tf.string)}
         if model.has_attention:
             outputs["mask_bytes"] = tf.TensorSpec([], tf.string)
-        return tf.map_fn(one, image_bytes, fn_output_signature=outputs)
+        return tf.map_fn(one, items, fn_output_signature=outputs)
 
     archive.add_endpoint("translate_bytes", tf.function(translate_bytes),
                          input_signature=[tf.TensorSpec([None], tf.string,
-                                                        name="image_bytes")])
+                                                        name="image_bytes")] + domain_spec)
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", dir=parent)

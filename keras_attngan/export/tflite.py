@@ -59,11 +59,21 @@ def convert(model: keras.Model, quantization: str | None = None, image_size: int
         raise ValueError(f"image_size={image_size} is not a multiple of "
                          f"{model.size_multiple}.")
 
-    @tf.function(input_signature=[tf.TensorSpec([1, image_size, image_size, 3], tf.float32,
-                                                name="image")])
-    def translate(image):
-        out = model._translate(image, direction, training=False)
-        return {key: tf.cast(out[key], tf.float32) for key in ("image", "mask") if key in out}
+    image_spec = tf.TensorSpec([1, image_size, image_size, 3], tf.float32, name="image")
+    if _n_domains(model):  # multi-domain: the target domain is the second input
+        @tf.function(input_signature=[image_spec, tf.TensorSpec([1], tf.int32,
+                                                                name="target_domain")])
+        def translate(image, target_domain):
+            out = model._translate(image, direction, training=False,
+                                   target_domain=target_domain)
+            return {key: tf.cast(out[key], tf.float32) for key in ("image", "mask")
+                    if key in out}
+    else:
+        @tf.function(input_signature=[image_spec])
+        def translate(image):
+            out = model._translate(image, direction, training=False)
+            return {key: tf.cast(out[key], tf.float32) for key in ("image", "mask")
+                    if key in out}
 
     # Through a SavedModel, which the converter freezes: converting the concrete function
     # directly keeps Keras variables as TFLite resource variables that the interpreter
@@ -74,11 +84,17 @@ def convert(model: keras.Model, quantization: str | None = None, image_size: int
         archive.add_endpoint("serving_default", translate)
         archive.write_out(tmp, verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
-        return _configure(converter, quantization, image_size,
-                          representative_data).convert()
+        return _configure(converter, quantization, image_size, representative_data,
+                          _n_domains(model)).convert()
 
 
-def _configure(converter, quantization, image_size, representative_data):
+def _n_domains(model) -> int:
+    """The number of domains of a multi-domain model (its export takes the target
+    domain as an input), else 0."""
+    return int(getattr(model, "n_domains", 0) or 0)
+
+
+def _configure(converter, quantization, image_size, representative_data, n_domains=0):
     # Builtin ops only: phones' runtimes often lack the Select TF ops.
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantization is not None:
@@ -90,8 +106,12 @@ def _configure(converter, quantization, image_size, representative_data):
                                   else sample_images(image_size), image_size)
 
         def representative():
-            for image in calibration:
-                yield [image[None]]
+            for i, image in enumerate(calibration):
+                if n_domains:  # calibrate on every target domain in turn
+                    yield {"image": image[None],
+                           "target_domain": np.array([i % n_domains], np.int32)}
+                else:
+                    yield [image[None]]
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -112,16 +132,19 @@ class TFLiteTranslator:
         else:
             self.interpreter = Interpreter(model_content=model, num_threads=num_threads)
         self.runner = self.interpreter.get_signature_runner()
-        details = self.runner.get_input_details()["image"]
-        self.image_size = int(details["shape"][1])
+        inputs = self.runner.get_input_details()
+        self.image_size = int(inputs["image"]["shape"][1])
+        #: whether the model takes a target domain (a multi-domain export)
+        self.takes_domain = "target_domain" in inputs
         self.output_names = tuple(self.runner.get_output_details())
 
-    def __call__(self, images: np.ndarray) -> dict[str, np.ndarray]:
+    def __call__(self, images: np.ndarray, target_domain=None) -> dict[str, np.ndarray]:
         """Images (N, S, S, C) or one (S, S, C), S the model's fixed size: uint8 in
         [0, 255] (scaled to [-1, 1] here) or float in [-1, 1]; C 1, 3 or 4 (grayscale
         and RGBA become RGB) -> {"image" [-1, 1], "mask" [0, 1]?} with the input's
         batch shape, one image at a time. Anything else raises ``ValueError`` or
-        ``TypeError`` naming what it got."""
+        ``TypeError`` naming what it got. A multi-domain model needs ``target_domain``:
+        an int for every image, or one per image."""
         from keras_attngan.models.base import to_model_range
 
         x, single = to_model_range(images)
@@ -131,9 +154,18 @@ class TFLiteTranslator:
                 f"This TFLite model has a fixed input size: (N, {size}, {size}, 3) images; "
                 f"got {x.shape[1]}x{x.shape[2]} px (shape {np.shape(images)}). Resize "
                 "them first, or export another size (attngan export --image-size).")
+        inputs = [{} for _ in x]
+        if self.takes_domain:
+            if target_domain is None:
+                raise ValueError("This TFLite model translates to a target domain: pass "
+                                 "target_domain (an int, or one per image).")
+            domains = np.broadcast_to(np.asarray(target_domain, np.int32), (len(x),))
+            inputs = [{"target_domain": domains[i:i + 1]} for i in range(len(x))]
+        elif target_domain is not None:
+            raise ValueError("This TFLite model takes no target_domain.")
         outputs: dict[str, list] = {}
-        for image in x:
-            for key, value in self.runner(image=image[None]).items():
+        for image, extra in zip(x, inputs):
+            for key, value in self.runner(image=image[None], **extra).items():
                 outputs.setdefault(key, []).append(value)
         merged = {key: np.concatenate(parts) for key, parts in outputs.items()}
         return {key: value[0] for key, value in merged.items()} if single else merged
@@ -148,8 +180,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 def check(model: keras.Model, flatbuffer: bytes, quantization: str | None,
           images: np.ndarray, direction: str) -> dict[str, Any]:
     """Compares the TFLite model with Keras on ``images``; raises when out of bounds."""
-    expected = model._translate(tf.constant(images), direction, training=False)
-    got = TFLiteTranslator(flatbuffer)(images)
+    options = {}
+    if _n_domains(model):  # each image to another domain
+        options["target_domain"] = np.arange(len(images)) % _n_domains(model)
+    expected = model._translate(tf.constant(images), direction, training=False,
+                                **{k: tf.constant(v) for k, v in options.items()})
+    got = TFLiteTranslator(flatbuffer)(images, **options)
     report: dict[str, Any] = {"quantization": quantization or "float32",
                               "samples": len(images)}
     for key in got:

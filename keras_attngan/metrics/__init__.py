@@ -10,12 +10,13 @@ evaluation of a trained translator (``evaluate``, behind ``attngan evaluate``).
 - paired metrics: ``psnr``, ``mse``, ``ssim`` (Wang et al. 2004), ``pixel_accuracy``
   (UNIT's and SAT's maps rules), ``paired_pixel_accuracy``; ``mask_iou``;
 - domain-adaptation accuracy: ``domain_adaptation_accuracy`` (train on translations,
-  test on the target), ``translated_accuracy`` (target classifier on translations).
+  test on the target), ``translated_accuracy`` (target classifier on translations),
+  ``classify_accuracy`` (a model's own classifier head on target images: unit_da).
 """
 
 from keras_attngan.metrics.adaptation import (
-    classifier_accuracy, digit_classifier, domain_adaptation_accuracy, train_classifier,
-    translated_accuracy,
+    classifier_accuracy, classify_accuracy, digit_classifier, domain_adaptation_accuracy,
+    train_classifier, translated_accuracy,
 )
 from keras_attngan.metrics.distribution import (
     fid_from_features, frechet_distance, inception_score, kid_from_features,
@@ -36,7 +37,7 @@ from keras_attngan.metrics.image import (
 
 __all__ = [
     "METRICS", "RANDOM_INIT", "SAT_TOLERANCE", "UNIT_TOLERANCE", "EvaluationError",
-    "FeatureExtractor", "SavedModelTranslator", "classifier_accuracy", "compute_features",
+    "FeatureExtractor", "SavedModelTranslator", "classifier_accuracy", "classify_accuracy", "compute_features",
     "default_metrics", "digit_classifier", "domain_adaptation_accuracy", "evaluate",
     "feature_extractor", "fid_from_features", "format_table", "frechet_distance",
     "frozen_graph", "inception_score", "inception_v3", "kid_from_features",

@@ -83,3 +83,16 @@ def translated_accuracy(translated_images, source_labels, classifier: keras.Mode
         classifier = train_classifier(target_images, target_labels, epochs, n_classes,
                                       verbose)
     return classifier_accuracy(classifier, translated_images, source_labels)
+
+
+def classify_accuracy(model, images, labels, domain: str = "b",
+                      batch_size: int = 256) -> float:
+    """The accuracy of a model's own classifier (``model.classify``, e.g. ``unit_da``'s
+    head on its shared discriminator features) on uint8 ``images`` of ``domain`` against
+    their ``labels``: UNIT's Table 2 figure with the target test set."""
+    if not callable(getattr(model, "classify", None)):
+        raise TypeError(f"{type(model).__name__} has no classify(); classify_accuracy "
+                        "needs a model with a classifier head (unit_da).")
+    images, labels = _labelled(images, labels, "test")
+    scores = model.classify(images, domain, batch_size=batch_size)
+    return float(np.mean(np.argmax(scores, axis=-1) == labels))

@@ -279,6 +279,11 @@ def evaluate(model, data_a, data_b, direction: str | None = None,
             f"A {type(model).__name__} is not a translator: pass a keras_attngan model "
             "(kag.models.load), a SavedModel export or anything with "
             "translate(images, direction).")
+    if getattr(model, "n_domains", 0):
+        raise EvaluationError(
+            f"evaluate scores two-domain translators; {type(model).__name__} translates to "
+            "one of its domains: score model.translate(images, target_domain=k) against "
+            "domain k's real images with kag.metrics.kid_from_features, per domain.")
     directions = tuple(getattr(model, "directions", ("a2b",)))
     direction = direction or directions[0]
     if direction not in directions:

@@ -214,6 +214,8 @@ class TranslationGAN(keras.Model):
     loss_names: tuple[str, ...] = ()
     #: whether ``translate`` returns a "mask".
     has_attention: bool = False
+    #: whether training needs labelled A images (``unpaired(..., labels_a=...)``).
+    needs_source_labels: bool = False
     #: image sides must be a multiple of this (the networks' total stride).
     size_multiple: int = 4
     #: domains whose attention masks ``train_step`` reports (see ``mask_statistics``).
@@ -578,6 +580,16 @@ class TranslationGAN(keras.Model):
                 )
             images.append(ops.cast(x, self.compute_dtype))
         return images[0], images[1]
+
+    @staticmethod
+    def unpack_labels(data):
+        """The A images' labels when the batch carries them (``unpaired(...,
+        labels_a=...)`` yields (a, b, labels_a)), else None."""
+        if isinstance(data, Mapping):
+            return data.get("labels_a")
+        if isinstance(data, (tuple, list)) and len(data) > 2:
+            return data[2]
+        return None
 
     def apply_gradients(self, tape: tf.GradientTape, loss, roles: str | Sequence[str]) -> None:
         """Differentiates a per-replica mean ``loss`` (computed inside ``tape``) in one

@@ -11,19 +11,23 @@ import keras
 
 from keras_attngan.models.base import TranslationGAN
 from keras_attngan.models.aggan import AGGAN
+from keras_attngan.models.aggan_multidomain import AGGANMultiDomain
 from keras_attngan.models.cyclegan import CycleGAN
 from keras_attngan.models.dagan import DAGAN
 from keras_attngan.models.sat import SAT
 from keras_attngan.models.uag import UAG
 from keras_attngan.models.unit import UNIT
+from keras_attngan.models.unit_da import UNITDA
 
 MODELS: dict[str, type[TranslationGAN]] = {
     "aggan": AGGAN,
+    "aggan_multidomain": AGGANMultiDomain,
     "cyclegan": CycleGAN,
     "dagan": DAGAN,
     "sat": SAT,
     "uag": UAG,
     "unit": UNIT,
+    "unit_da": UNITDA,
 }
 
 

@@ -88,23 +88,32 @@ class UNIT(TranslationGAN):
         self.lambda_recon, self.lambda_cycle_kl = float(lambda_recon), float(lambda_cycle_kl)
         self.lambda_cycle, self.cycle = float(lambda_cycle), bool(cycle)
 
-        width = 4 * ngf
-        common = dict(n_blocks=n_blocks, n_shared=n_shared, norm=norm, act=activation)
+        self.build_networks()
+        self.pool_1 = self.make_pool("pool_1")
+        self.pool_2 = self.make_pool("pool_2")
+        self.built = True
+
+    def build_networks(self) -> None:
+        """E1, E2, G1, G2 (their shared layers once) and D1, D2; a variant with other
+        networks (``unit_da``) overrides this and keeps the rest."""
+        ngf, width = self.ngf, 4 * self.ngf
+        common = dict(n_blocks=self.n_blocks, n_shared=self.n_shared, norm=self.norm,
+                      act=self.activation)
+        channels, norm = self.channels, self.norm
         self.encoder_front_1 = unit_encoder_front(channels, ngf, name="encoder_front_1",
                                                   **common)
         self.encoder_front_2 = unit_encoder_front(channels, ngf, name="encoder_front_2",
                                                   **common)
-        self.shared_encoder = residual_stack(width, n_shared, norm, name="shared_encoder")
-        self.shared_decoder = residual_stack(width, n_shared, norm, name="shared_decoder")
+        self.shared_encoder = residual_stack(width, self.n_shared, norm, name="shared_encoder")
+        self.shared_decoder = residual_stack(width, self.n_shared, norm, name="shared_decoder")
         self.decoder_back_1 = unit_decoder_back(width, channels, name="decoder_back_1",
                                                 **common)
         self.decoder_back_2 = unit_decoder_back(width, channels, name="decoder_back_2",
                                                 **common)
-        self.discriminator_1 = conv_discriminator(channels, ndf, n_layers_d, "discriminator_1")
-        self.discriminator_2 = conv_discriminator(channels, ndf, n_layers_d, "discriminator_2")
-        self.pool_1 = self.make_pool("pool_1")
-        self.pool_2 = self.make_pool("pool_2")
-        self.built = True
+        self.discriminator_1 = conv_discriminator(channels, self.ndf, self.n_layers_d,
+                                                  "discriminator_1")
+        self.discriminator_2 = conv_discriminator(channels, self.ndf, self.n_layers_d,
+                                                  "discriminator_2")
 
     def get_config(self):
         return {
@@ -147,6 +156,11 @@ class UNIT(TranslationGAN):
         back = self.decoder_back_1 if self._domain(domain) == 1 else self.decoder_back_2
         return back(self.shared_decoder(z, training=training), training=training)
 
+    def discriminate(self, x, domain="a", training=False):
+        """D_i's real/fake logits for images ``x`` of ``domain``."""
+        net = self.discriminator_1 if self._domain(domain) == 1 else self.discriminator_2
+        return net(x, training=training)
+
     def _translate(self, x, direction, training=False):
         source, target = direction[0], direction[-1]
         return {"image": self.decode(self.encode(x, source, training), target, training)}
@@ -154,30 +168,38 @@ class UNIT(TranslationGAN):
     # ----------------------------------------------------------------- training
     def train_step(self, data):
         x1, x2 = self.unpack_batch(data)
-        d_losses = self._discriminator_step(x1, x2)
+        d_losses = self._discriminator_step(x1, x2, self.unpack_labels(data))
         g_losses = self._generator_step(x1, x2)
         return self.track({**d_losses, **g_losses})
 
     def _sample(self, mu):
         return mu + tf.random.normal(tf.shape(mu), dtype=mu.dtype)
 
-    def _discriminator_step(self, x1, x2):
+    def _discriminator_step(self, x1, x2, labels=None):
         # translations from the current encoders and generators, held fixed here
         x12 = self.decode(self._sample(self.encode(x1, 1, True)), 2, True)
         x21 = self.decode(self._sample(self.encode(x2, 2, True)), 1, True)
-        x12, x21 = self.pool_2.query(x12), self.pool_1.query(x21)
         with tf.GradientTape() as tape:
-            loss = {
-                "d_1": self.lambda_gan * losses.discriminator_adversarial(
-                    self.discriminator_1(x1, training=True),
-                    self.discriminator_1(x21, training=True), self.gan_mode),
-                "d_2": self.lambda_gan * losses.discriminator_adversarial(
-                    self.discriminator_2(x2, training=True),
-                    self.discriminator_2(x12, training=True), self.gan_mode),
-            }
-            total = loss["d_1"] + loss["d_2"]
+            loss = self.discriminator_losses(x1, x2, x12, x21, labels)
+            total = self.discriminator_objective(loss)
         self.apply_gradients(tape, total, "discriminator")
         return loss
+
+    def discriminator_losses(self, x1, x2, x12, x21, labels=None) -> dict:
+        """lambda0 times the GAN terms of D1 and D2 (Eq. 3, 4) on real images and
+        (pooled) translations; ``x12``, ``x21`` are the translations of ``x1``, ``x2``."""
+        fake_12, fake_21 = self.pool_2.query(x12), self.pool_1.query(x21)
+        return {
+            "d_1": self.lambda_gan * losses.discriminator_adversarial(
+                self.discriminate(x1, 1, True), self.discriminate(fake_21, 1, True),
+                self.gan_mode),
+            "d_2": self.lambda_gan * losses.discriminator_adversarial(
+                self.discriminate(x2, 2, True), self.discriminate(fake_12, 2, True),
+                self.gan_mode),
+        }
+
+    def discriminator_objective(self, loss):
+        return loss["d_1"] + loss["d_2"]
 
     def generator_objective(self, loss):
         """Eq. 2-8 for the encoders and generators: lambda0 GAN + lambda1 KL + lambda2 L1
@@ -201,9 +223,9 @@ class UNIT(TranslationGAN):
             x212 = self.decode(self._sample(mu21), 2, True)
             loss = {
                 "gan_1": losses.generator_adversarial(
-                    self.discriminator_1(x21, training=True), self.gan_mode),
+                    self.discriminate(x21, 1, True), self.gan_mode),
                 "gan_2": losses.generator_adversarial(
-                    self.discriminator_2(x12, training=True), self.gan_mode),
+                    self.discriminate(x12, 2, True), self.gan_mode),
                 "recon_1": losses.l1(x11, x1),
                 "recon_2": losses.l1(x22, x2),
                 "kl": kl_unit_gaussian(mu1) + kl_unit_gaussian(mu2),

@@ -59,3 +59,32 @@ def global_discriminator(
     x = keras.layers.GlobalAveragePooling2D(keepdims=True)(x)
     x = conv_block(x, 1, 1, padding="same", norm="none", act=None)
     return keras.Model(inputs, keras.layers.Flatten()(x), name=name)
+
+
+def classifying_discriminator(
+    channels: int = 3,
+    ndf: int = 64,
+    n_layers: int = 6,
+    image_size: int = 128,
+    n_classes: int = 8,
+    name: str = "classifying_discriminator",
+) -> keras.Model:
+    """StarGAN's discriminator (Choi et al. 2018): ``n_layers`` 4x4 stride-2 convolutions
+    doubling from ``ndf`` (LeakyReLU 0.01, no norm), then two heads on the same features:
+    a 3x3 convolution to a map of real/fake scores (a PatchGAN) and an
+    (image_size / 2**n_layers)-wide 'valid' convolution to ``n_classes`` domain logits.
+    Outputs [scores (B, h, w, 1), logits (B, n_classes)]."""
+    if image_size % 2**n_layers:
+        raise ValueError(f"image_size={image_size} must be a multiple of 2**n_layers="
+                         f"{2**n_layers} for the domain head.")
+    inputs = keras.Input((image_size, image_size, channels), name="image")
+    x = inputs
+    for i in range(n_layers):
+        x = conv_block(x, ndf * 2**i, 4, strides=2, padding="zero", pad_amount=1,
+                       norm="none", act=None)
+        x = keras.layers.LeakyReLU(negative_slope=0.01)(x)
+    scores = conv_block(x, 1, 3, padding="zero", pad_amount=1, norm="none", act=None,
+                        use_bias=False)
+    logits = conv_block(x, n_classes, image_size // 2**n_layers, padding="zero",
+                        pad_amount=0, norm="none", act=None, use_bias=False)
+    return keras.Model(inputs, [scores, keras.layers.Flatten()(logits)], name=name)

@@ -16,16 +16,19 @@ def resnet_generator(
     output_channels: int | None = None,
     output_activation: str = "tanh",
     dilation: int = 1,
+    first_padding: str = "reflect",
     name: str = "resnet_generator",
 ) -> keras.Model:
     """The ResNet generator of Johnson et al. as the CycleGAN reference builds it.
 
     c7s1-ngf, d(2ngf), d(4ngf), ``n_blocks`` residual blocks R(4ngf), u(2ngf), u(ngf),
     c7s1-output with ``output_activation``. 9 blocks for 256 px, 6 for 128 px. Takes any
-    height and width divisible by ``2 ** n_downsampling``.
+    height and width divisible by ``2 ** n_downsampling``. ``first_padding="zero"`` for
+    inputs with constant code channels (a StarGAN-style domain code): reflected, such a
+    channel stays constant and its border information is lost.
     """
     inputs = keras.Input((None, None, channels), name="image")
-    x = conv_block(inputs, ngf, 7, padding="reflect", norm=norm)
+    x = conv_block(inputs, ngf, 7, padding=first_padding, norm=norm)
     filters = ngf
     for _ in range(n_downsampling):
         filters *= 2
