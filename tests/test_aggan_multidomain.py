@@ -34,7 +34,9 @@ def test_translate_needs_a_domain_and_the_code_matters(tmp_path):
     model = tiny()
     images, labels = kag.data.builtin.make_multidomain(8, 32, 4, seed=0)
     logs = model.train_step((scaled(images[:4]), tf.constant(labels[:4])))
-    assert set(logs) == set(model.loss_names)
+    assert set(logs) == set(model.loss_names) | {
+        "mask_input_mean", "mask_input_active_mean", "mask_input_active_fraction"}
+    assert 0.0 < float(logs["mask_input_mean"]) < 1.0
     with pytest.raises(ValueError, match="target_domain"):
         model.translate(images)
     with pytest.raises(ValueError, match="0..3"):

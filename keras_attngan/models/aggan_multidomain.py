@@ -55,6 +55,8 @@ class AGGANMultiDomain(TranslationGAN):
     #: one direction, "to a target domain": translate(x, target_domain=k)
     directions = ("to_domain",)
     has_attention = True
+    #: the mask on the input images, whichever their domain (mask_input_mean, ...)
+    mask_domains = ("input",)
     #: batches are (images, domain labels), as ``kag.data.multidomain`` yields
     needs_domain_labels = True
     loss_names = ("d_adv", "d_cls", "g_adv", "g_cls", "cycle", "pixel", "tv")
@@ -221,8 +223,8 @@ class AGGANMultiDomain(TranslationGAN):
         shift = tf.random.uniform(tf.shape(source), 1, self.n_domains, dtype=tf.int32)
         target = (source + shift) % self.n_domains
         d_losses = self._discriminator_step(x, source, target)
-        g_losses = self._generator_step(x, source, target)
-        return self.track({**d_losses, **g_losses})
+        g_losses, mask = self._generator_step(x, source, target)
+        return self.track({**d_losses, **g_losses, **self.mask_statistics({"input": mask})})
 
     def _cross_entropy(self, labels, logits):
         return ops.mean(keras.losses.sparse_categorical_crossentropy(
@@ -257,4 +259,4 @@ class AGGANMultiDomain(TranslationGAN):
                      + self.lambda_cycle * loss["cycle"] + self.lambda_pixel * loss["pixel"]
                      + self.lambda_tv * loss["tv"])
         self.apply_gradients(tape, total, "generator")
-        return loss
+        return loss, mask
