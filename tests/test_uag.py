@@ -135,16 +135,17 @@ def test_uag_keeps_the_background_better_than_cyclegan_and_attends_to_the_object
     assert mask[masks > 0.9].mean() > mask[masks < 0.01].mean() + 0.2
 
 
-def test_attention_layers_follow_the_authors_code_by_default():
-    """1x1 decoder and output convolutions (the authors' code), the appendix's 3x3 / 7x7
-    on request; both give a mask of the input's size in [0, 1]."""
+def test_attention_layers_of_the_appendix_or_of_the_authors_code():
+    """The appendix's 3x3 / 7x7 decoder and output convolutions by default, the authors'
+    code's 1x1 on request; both give a mask of the input's size in [0, 1]."""
     def kernels(model):
         return [layer.kernel.shape[:2] for layer in model.attention_net_a.layers
                 if isinstance(layer, keras.layers.Conv2D)]
 
-    authors = kag.models.build("uag", image_size=32, ngf=8, n_blocks=1, attention_ngf=8)
+    authors = kag.models.build("uag", image_size=32, ngf=8, n_blocks=1, attention_ngf=8,
+                               attention_layers="authors")
     paper = kag.models.build("uag", image_size=32, ngf=8, n_blocks=1, attention_ngf=8,
-                             attention_layers="paper", attention_bias=1.5)
+                             attention_bias=1.5)
     assert kernels(authors)[-3:] == [(1, 1)] * 3
     assert kernels(paper)[-3:] == [(3, 3), (3, 3), (7, 7)]
     x = np.zeros((1, 32, 32, 3), np.float32)

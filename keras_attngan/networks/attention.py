@@ -13,7 +13,7 @@ def attention_net(
     ngf: int = 32,
     n_blocks: int = 1,
     norm: str = "instance",
-    layers_from: str = "authors",
+    layers_from: str = "paper",
     output_bias: float = 0.0,
     name: str = "attention_net",
 ) -> keras.Model:
@@ -25,10 +25,10 @@ def attention_net(
     single stride-2 layer would double the resolution: the authors' code strides the
     first convolution by 2, and so do we. Takes sides divisible by 4.
 
-    ``layers_from``: "authors" (the default) gives the 1x1 decoder and output convolutions
-    the released code computes (an argument-order slip turns its 3x3 and 7x7 kernels into
-    1x1); "paper" the appendix's 3x3 and 7x7, whose mask collapses to 0 early on (see
-    ``models/uag.py``). ``output_bias``: the output logit's initial bias (0: the mask
+    ``layers_from``: "paper" (the default) gives the appendix's 3x3 decoder and 7x7
+    output convolutions; "authors" the 1x1 ones the released code computes there (an
+    argument-order slip turns its 3x3 and 7x7 kernels into 1x1); ``models/uag.py`` says
+    how they compare. ``output_bias``: the output logit's initial bias (0: the mask
     starts near 0.5).
     """
     if layers_from not in ("paper", "authors"):
