@@ -66,6 +66,10 @@ class UAG(TranslationGAN):
     loss_names = ("d_a", "g_a2b", "cycle_a", "d_b", "g_b2a", "cycle_b")
     has_attention = True
     mask_domains = ("a", "b")
+    collapse_advice = ("the appendix's attention layers collapse so on texture changes: "
+                       "try --set attention_layers=authors (1x1 output layers, which drift "
+                       "less per step), a lower attention learning rate or a later "
+                       "attention_stop_epoch")
     optimizer_roles = ("generator", "attention", "discriminator")
     paper_epochs = 100
     paper_decay_start = 50
