@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_attngan.models.base import EpochSchedule
+from keras_attngan.models.base import EpochSchedule, to_model_range
 from keras_attngan.training.strategy import is_chief
 
 
@@ -190,8 +190,6 @@ class SampleGrid(keras.callbacks.Callback):
     def __init__(self, samples_a, samples_b, png_dir: str, log_dir: str | None = None,
                  every: int = 1):
         super().__init__()
-        from keras_attngan.models.base import to_model_range
-
         # uint8 samples are scaled to [-1, 1] like translate's input; floats must be there
         self.samples_a, self.samples_b = (to_model_range(s)[0] for s in (samples_a,
                                                                           samples_b))
