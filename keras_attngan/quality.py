@@ -176,7 +176,7 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
             scores = texture_scores(net, test, test_masks, empty)
         else:
             scores = digits_scores(net, source, source_labels, target, target_labels)
-        return {"model": name, "hparams": {k: v for k, v in settings.items()},
+        return {"model": name, "hparams": dict(settings),
                 "train_seconds": seconds, **scores, "mask_history": _mask_history(history)}
 
     result: dict[str, Any] = {"task": task, "image_size": size, "steps": steps,
