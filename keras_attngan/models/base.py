@@ -235,7 +235,8 @@ class TranslationGAN(keras.Model):
 
     def __init__(self, image_size: int = 256, channels: int = 3, pool_size: int = 50,
                  decay_start: int | None = None,
-                 loss_names: Sequence[str] | None = None, **kwargs):
+                 loss_names: Sequence[str] | None = None,
+                 mask_domains: Sequence[str] | None = None, **kwargs):
         super().__init__(**kwargs)
         if image_size % self.size_multiple:
             raise ValueError(
@@ -250,6 +251,8 @@ class TranslationGAN(keras.Model):
         self._milestones = None
         if loss_names is not None:  # a model whose switches change its losses
             self.loss_names = tuple(loss_names)
+        if mask_domains is not None:  # likewise for the masks it reports
+            self.mask_domains = tuple(mask_domains)
         self._trackers = {name: keras.metrics.Mean(name=name)
                           for name in self.loss_names + self.mask_statistic_names()}
         for role in self.optimizer_roles:

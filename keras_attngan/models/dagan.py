@@ -102,7 +102,8 @@ class DAGAN(TranslationGAN):
         names += (["cst"] if consistency_loss else []) + (["sym"] if symmetry_loss else [])
         names += ["cls"] if n_classes else []
         super().__init__(image_size=image_size, channels=channels, pool_size=pool_size,
-                         loss_names=names, **kwargs)
+                         loss_names=names, mask_domains=("a",) if use_dae else (),
+                         **kwargs)
         self.nf, self.ngf, self.ndf, self.n_blocks = nf, ngf, ndf, n_blocks
         self.n_regions = int(n_regions) if use_dae else 1
         self.region_size, self.steepness = float(region_size), float(steepness)
@@ -252,5 +253,7 @@ class DAGAN(TranslationGAN):
                     "vanilla")
                 d_total += loss["d2"]
         self.apply_gradients(tape, d_total, "discriminator")
-        return self.track({**loss, **self.mask_statistics(
-            {"a": ops.max(masks_s, axis=-1, keepdims=True)})})
+        if self.use_dae:  # without the DAE there are no regions to report
+            loss.update(self.mask_statistics({"a": ops.max(masks_s, axis=-1,
+                                                           keepdims=True)}))
+        return self.track(loss)

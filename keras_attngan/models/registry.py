@@ -117,7 +117,8 @@ def hyperparameters(cls: type[TranslationGAN]) -> list[str]:
             if parameter.name == "self" or parameter.kind in (
                     parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
                 continue
-            if parameter.name not in names and parameter.name != "loss_names":
+            if parameter.name not in names and parameter.name not in ("loss_names",
+                                                                      "mask_domains"):
                 names.append(parameter.name)
     return names + ["name"]
 
