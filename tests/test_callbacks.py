@@ -61,3 +61,68 @@ def test_default_callbacks_log_scalars_and_checkpoint(tiny_cyclegan, demo_arrays
     tags = {v.tag for e in tf.compat.v1.train.summary_iterator(events[0])
             for v in e.summary.value}
     assert {"epoch_cycle_a", "epoch_d_b", "epoch_learning_rate"} <= tags
+
+
+class _Killed(Exception):
+    pass
+
+
+def _fit_until_killed(model, ds, out, epochs, kill_after_epoch):
+    """fit with the default callbacks, 'killed' (an exception, so no on_train_end, as
+    with SIGKILL) right after the backup of epoch ``kill_after_epoch`` was committed."""
+    import keras
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == kill_after_epoch:
+                raise _Killed()
+
+    callbacks = kag.callbacks.default(model, out, samples=ds, checkpoint=False)
+    backup_at = next(i for i, c in enumerate(callbacks) if type(c).__name__ == "RunBackup")
+    callbacks.insert(backup_at + 1, Kill())
+    with pytest.raises(_Killed):
+        model.fit(ds, epochs=epochs, callbacks=callbacks, verbose=0)
+
+
+def _steps(directory, tag):
+    from keras_attngan.training.callbacks import logged_steps
+
+    return logged_steps(directory, tag)
+
+
+def test_scalars_and_grids_of_a_backed_up_epoch_are_logged_once_after_a_kill(
+        tiny_cyclegan, demo_arrays, tmp_path):
+    """A kill between the backup's commit and the TensorBoard write (the window that lost
+    an epoch's scalars before) and a kill after the write but before the pending file's
+    removal: every epoch is logged exactly once."""
+    a, b = demo_arrays
+    ds = kag.data.unpaired(a[:4], b[:4], image_size=32, load_size=32, batch_size=2,
+                           augment=False, seed=0)
+    out = str(tmp_path)
+    _fit_until_killed(tiny_cyclegan(), ds, out, epochs=3, kill_after_epoch=1)
+    # epoch 1 is backed up; its scalars and grid are pending, not yet logged
+    assert _steps(str(tmp_path / "train"), "epoch_") == {0}
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
+        "epoch_0001.png", "epoch_0002.png.pending"]
+    # a leftover for an epoch logged already (killed after its write) is not logged again
+    import json
+    (tmp_path / "train" / ".epoch_000000.json.pending").write_text(
+        json.dumps({"epoch": 0, "scalars": {"learning_rate": 1.0}}))
+
+    model = tiny_cyclegan()
+    model.fit(ds, epochs=3, callbacks=kag.callbacks.default(model, out, samples=ds,
+                                                            checkpoint=False), verbose=0)
+    import glob
+    found = []
+    for path in sorted(glob.glob(str(tmp_path / "train" / "events.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            found += [event.step for v in event.summary.value if v.tag == "epoch_learning_rate"]
+    assert sorted(found) == [0, 1, 2]
+    images = []
+    for path in sorted(glob.glob(str(tmp_path / "images" / "events.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            images += [event.step for v in event.summary.value if v.tag == "samples"]
+    assert sorted(images) == [0, 1, 2]
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
+        "epoch_0001.png", "epoch_0002.png", "epoch_0003.png"]
+    assert not [p for p in (tmp_path / "train").iterdir() if p.name.endswith(".pending")]

@@ -38,7 +38,6 @@ def read_metadata(out):
         return None
 
 
-@pytest.mark.slow
 def _refusal(command, capsys) -> bool:
     """Runs a CLI command line in-process; True when it exits 2 (a user mistake)."""
     capsys.readouterr()
@@ -47,6 +46,7 @@ def _refusal(command, capsys) -> bool:
     return exit_info.value.code == 2
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_finishes_the_requested_epochs(folders, tmp_path,
                                                                      capsys):
     out = str(tmp_path / "run")

@@ -139,14 +139,98 @@ class RunBackup(keras.callbacks.Callback):
         return final
 
 
+def logged_steps(directory: str, tag_prefix: str) -> set[int]:
+    """The steps at which the event files in ``directory`` hold a summary whose tag
+    starts with ``tag_prefix`` (what earlier processes of a resumed run wrote)."""
+    steps: set[int] = set()
+    if not os.path.isdir(directory):
+        return steps
+    for name in sorted(os.listdir(directory)):
+        if not name.startswith("events."):
+            continue
+        try:
+            for event in tf.compat.v1.train.summary_iterator(os.path.join(directory, name)):
+                if any(v.tag.startswith(tag_prefix) for v in event.summary.value):
+                    steps.add(int(event.step))
+        except tf.errors.DataLossError:  # a record cut short by a kill: the rest is lost
+            pass
+    return steps
+
+
 class TensorBoard(keras.callbacks.TensorBoard):
-    """Keras' TensorBoard callback, flushed at each epoch's end: a killed run keeps the
-    scalars of every epoch its backups hold (buffered events die with the process)."""
+    """Keras' TensorBoard whose epoch scalars are written once their epoch is backed up.
+
+    At an epoch's end the scalars are kept in ``train/.epoch_NNNN.json.pending``; they
+    are written and flushed when the next epoch starts or training ends, which in
+    ``default()``'s order is after ``RunBackup`` has committed that epoch. When a resumed
+    run starts, the pending scalars of epochs its backup holds are written unless the
+    event files have them already (a kill between the write and the file's removal);
+    those of an epoch being redone are dropped. So every epoch is logged exactly once,
+    at its own step, however many kills (buffered events die with a killed process).
+    """
+
+    PENDING = ".json.pending"
+
+    def __init__(self, log_dir: str, **kwargs):
+        kwargs.setdefault("update_freq", "epoch")
+        kwargs.setdefault("write_graph", False)
+        super().__init__(log_dir, **kwargs)
+        self._pending_dir = os.path.join(log_dir, "train")
+        self._pending: list[str] = []
+        self._checked_leftovers = False
+
+    def _pending_path(self, epoch: int) -> str:
+        return os.path.join(self._pending_dir, f".epoch_{epoch:06d}{self.PENDING}")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        if not self._checked_leftovers:
+            self._checked_leftovers = True
+            leftovers = sorted(n for n in os.listdir(self._pending_dir)
+                               if n.endswith(self.PENDING)) if os.path.isdir(
+                                   self._pending_dir) else []
+            done = logged_steps(self._pending_dir, "epoch_") if leftovers else set()
+            for name in leftovers:
+                path, number = (os.path.join(self._pending_dir, name),
+                                int(name[len(".epoch_"):-len(self.PENDING)]))
+                if number < epoch and number not in done:  # backed up, not yet logged
+                    self._pending.append(path)
+                else:  # logged already, or its epoch is being redone
+                    os.remove(path)
+        self._publish()
 
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        for writer in self._writers.values():
-            writer.flush()
+        scalars = {k: float(keras.ops.convert_to_numpy(v)) for k, v in (logs or {}).items()
+                   if np.ndim(keras.ops.convert_to_numpy(v)) == 0}
+        if self.write_steps_per_second:
+            scalars["steps_per_second"] = self._compute_steps_per_second()
+        os.makedirs(self._pending_dir, exist_ok=True)
+        path = self._pending_path(epoch)
+        with open(path + ".tmp", "w") as f:
+            json.dump({"epoch": epoch, "scalars": scalars}, f)
+        os.replace(path + ".tmp", path)
+        self._pending.append(path)
+        if self.histogram_freq and epoch % self.histogram_freq == 0:
+            self._log_weights(epoch)
+
+    def _publish(self) -> None:
+        for path in self._pending:
+            with open(path) as f:
+                record = json.load(f)
+            train = {k: v for k, v in record["scalars"].items() if not k.startswith("val_")}
+            val = {k[4:]: v for k, v in record["scalars"].items() if k.startswith("val_")}
+            for writer, scalars in ((self._train_writer, train), (self._val_writer, val)):
+                if scalars:
+                    with writer.as_default():
+                        for name, value in scalars.items():
+                            self.summary.scalar(f"epoch_{name}", value, step=record["epoch"])
+                    writer.flush()
+            os.remove(path)
+        self._pending = []
+
+    def on_train_end(self, logs=None):
+        self._publish()
+        super().on_train_end(logs)
 
 
 def image_grid(rows: Sequence[dict[str, Any]]) -> np.ndarray:
@@ -213,6 +297,10 @@ class SampleGrid(keras.callbacks.Callback):
                         self._pending.append((number - 1, path))
                     else:  # its epoch is being redone
                         os.remove(path)
+            logged = (logged_steps(os.path.join(self.log_dir, "images"), "samples")
+                      if self._pending and self.log_dir else set())
+            self._publish(logged)
+            return
         self._publish()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -222,20 +310,22 @@ class SampleGrid(keras.callbacks.Callback):
         write_png(path, self.grid())
         self._pending.append((epoch, path))
 
-    def _publish(self) -> None:
+    def _publish(self, logged: set[int] = frozenset()) -> None:
+        # image summary first, then the rename: a kill in between leaves the grid pending,
+        # and the resumed run renames it without logging it twice (``logged``)
         for epoch, pending in self._pending:
-            final = pending[:-len(self.PENDING)]
-            os.replace(pending, final)
-            self.last_path = final
-            if self.log_dir:
+            if self.log_dir and epoch not in logged:
                 if self._writer is None:
                     self._writer = tf.summary.create_file_writer(
                         os.path.join(self.log_dir, "images"))
-                grid = tf.io.decode_png(tf.io.read_file(final))
+                grid = tf.io.decode_png(tf.io.read_file(pending))
                 with self._writer.as_default():
                     # the epoch index, the step Keras' TensorBoard gives epoch scalars
                     tf.summary.image("samples", grid[None], step=epoch)
                 self._writer.flush()
+            final = pending[:-len(self.PENDING)]
+            os.replace(pending, final)
+            self.last_path = final
         self._pending = []
 
     def on_train_end(self, logs=None):
@@ -316,11 +406,10 @@ def default(
     if not is_chief():
         log_dir = tempfile.mkdtemp(prefix="attngan_worker_")
     os.makedirs(log_dir, exist_ok=True)
-    # Order at an epoch's end: the schedule's logs, the sample grid (rendered, left
-    # pending), the backup (committed), then TensorBoard's scalars and model.keras. A
-    # kill before the commit redoes the epoch; after it, the grid is published on resume;
-    # only a kill in the milliseconds between the commit and the scalars' write loses
-    # that epoch's scalars.
+    # Order at an epoch's end: the schedule's logs, the sample grid and TensorBoard's
+    # scalars (both left pending), the backup (committed), then model.keras. Pending
+    # grids and scalars are published when the next epoch starts: a kill before the
+    # commit redoes the epoch and drops them, one after it publishes them on resume.
     callbacks: list[keras.callbacks.Callback] = [
         EpochSchedule(),
         keras.callbacks.TerminateOnNaN(),
@@ -329,8 +418,8 @@ def default(
         a, b = sample_batch(samples)
         callbacks.append(SampleGrid(a, b, os.path.join(log_dir, "samples"), log_dir,
                                     every=sample_every))
-    callbacks += [RunBackup(os.path.join(log_dir, "backup"), save_freq=backup_freq),
-                  TensorBoard(log_dir, update_freq="epoch", write_graph=False)]
+    callbacks += [TensorBoard(log_dir),
+                  RunBackup(os.path.join(log_dir, "backup"), save_freq=backup_freq)]
     if checkpoint:
         callbacks.append(keras.callbacks.ModelCheckpoint(os.path.join(log_dir, "model.keras")))
     return callbacks
