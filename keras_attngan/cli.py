@@ -84,6 +84,15 @@ def _close_matches(words: Sequence[str], known: Sequence[str]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- train
+def _data_key(spec: str | None) -> str | None:
+    """A data option as run.json records it: an existing path made absolute (the same
+    folder given another way is the same data), anything else (a tfds name) as given."""
+    if spec is None:
+        return None
+    spec = str(spec)
+    return os.path.abspath(spec) if os.path.exists(spec) else spec
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     import keras_attngan as kag
     from keras_attngan.training.callbacks import BackupError, RunBackup
@@ -106,10 +115,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     backup_dir = os.path.join(args.out, "backup")
     run = {"model": args.model, "hparams": hparams, "epochs": args.epochs,
            "decay_start": args.decay_start, "batch_size": args.batch_size,
-           "data_a": str(args.data_a), "data_b": str(args.data_b)}
+           "lr": args.lr, "data_a": _data_key(args.data_a), "data_b": _data_key(args.data_b)}
     if multidomain:
-        run["data"] = str(args.data)
-    latest = RunBackup.read_latest(backup_dir)
+        run["data"] = _data_key(args.data)
+    try:
+        latest = RunBackup.read_latest(backup_dir)
+    except BackupError as error:
+        _fail(str(error))
     if os.path.exists(config_path):
         with open(config_path) as f:
             previous = json.load(f)
@@ -117,8 +129,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             _fail(f"{args.out} already holds a training run; pass --resume to continue it "
                   "or choose another --out.")
         # what must match for the backup to continue this run (epochs may grow)
+        # (data given as a relative or an absolute path is the same data)
+        previous.update({key: _data_key(previous[key]) for key in ("data_a", "data_b",
+                                                                   "data") if key in previous})
         differs = [f"{key}: {previous.get(key)!r} there, {run.get(key)!r} now"
-                   for key in ("model", "hparams", "batch_size", "data_a", "data_b", "data")
+                   for key in ("model", "hparams", "batch_size", "lr", "data_a", "data_b",
+                               "data")
                    if previous.get(key) != run.get(key)]
         if args.resume and differs and not args.force:
             _fail(f"{args.out} holds another run; it cannot resume with these options ("
@@ -141,6 +157,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         print(f"attngan: resuming at epoch {latest['epoch'] + 1}"
               + (f", batch {latest['batch'] + 1}" if latest["batch"] else "")
               + f" of {args.epochs} from {backup_dir}")
+        if os.path.exists(config_path) and previous.get("epochs") != args.epochs:
+            print(f"attngan: note: this run was started for {previous.get('epochs')} epochs "
+                  f"and now goes to {args.epochs}: its schedule is resolved for "
+                  f"{args.epochs} (scaled switches and the learning-rate decay move with "
+                  "the run's length; set them explicitly to keep them where they were).")
 
     # Load (and check) each side once; training and sample pipelines share the sources.
     labelled = kag.models.get_class(args.model).needs_source_labels
@@ -221,7 +242,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             _fail(str(error))
     except BaseException:
         # a start that failed before its first backup leaves no half-made run folder
-        if created and RunBackup.read_latest(backup_dir) is None:
+        if created and not os.path.exists(os.path.join(backup_dir, RunBackup.LATEST)):
             shutil.rmtree(args.out, ignore_errors=True)
         raise
     model_path = os.path.join(args.out, "model.keras")

@@ -3,8 +3,8 @@ smile experiment).
 
     python recipes/aggan_celeba_smile.py [--out runs/aggan_celeba_smile] [--image-size 128]
 
-Follows the paper: 1,000 neutral and 1,000 smiling training faces, chosen at random
-(seeded) from CelebA's training split by its "Smiling" attribute, and as many test faces
+Follows the paper: 1,000 neutral and 1,000 smiling training faces, drawn uniformly at
+random (seeded) from the whole of CelebA's training split by its "Smiling" attribute, and as many test faces
 from its test split for evaluation; batch 1, Adam 1e-4 (beta 0.5, 0.999), the paper's
 loss weights and the curriculum r = 0.01 for 10 epochs, then 0.5; 200 epochs, the rate
 constant for 100 and then linear to 0, as the authors' code (AttentionGAN-v1 train.py)
@@ -22,6 +22,7 @@ network access; offline it stops with an error that says so. Run it again with t
 
 import argparse
 
+import numpy as np
 import tensorflow as tf
 
 import keras_attngan as kag
@@ -29,21 +30,36 @@ import keras_attngan as kag
 CROP = 178
 
 
+def choose(flags: np.ndarray, wanted: bool, count: int, seed: int) -> np.ndarray:
+    """The sorted indices of ``count`` examples drawn uniformly, without replacement, from
+    those whose attribute ``flags`` equal ``wanted`` (the whole split, not its start)."""
+    candidates = np.flatnonzero(np.asarray(flags, bool) == wanted)
+    if len(candidates) < count:
+        raise ValueError(f"only {len(candidates)} faces with Smiling={wanted}; asked for "
+                         f"{count}.")
+    return np.sort(np.random.default_rng(seed).choice(candidates, count, replace=False))
+
+
 def domains(count: int = 1000, split: str = "train", data_dir: str | None = None,
             seed: int = 0):
-    """(neutral, smiling) tf.data datasets of ``count`` CelebA faces each, chosen at
-    random from ``split``, centre-cropped to 178 x 178."""
+    """(neutral, smiling) tf.data datasets of ``count`` CelebA faces each, drawn uniformly
+    at random from ``split`` by its "Smiling" attribute, centre-cropped to 178 x 178."""
+    import tensorflow_datasets as tfds
+
+    # one pass over the attributes alone (images left encoded), then the chosen faces
+    attributes, _ = kag.data.load_tfds("celeb_a", split, data_dir=data_dir,
+                                       decoders={"image": tfds.decode.SkipDecoding()})
+    smiling = np.fromiter(attributes.map(lambda e: e["attributes"]["Smiling"])
+                          .as_numpy_iterator(), bool)
     celeba, _ = kag.data.load_tfds("celeb_a", split, data_dir=data_dir)
 
-    def crop(image):
-        return tf.image.resize_with_crop_or_pad(image, CROP, CROP)
+    def side(wanted: bool, side_seed: int):
+        chosen = tf.constant(choose(smiling, wanted, count, side_seed), tf.int64)
+        faces = celeba.enumerate().filter(lambda i, e: tf.reduce_any(tf.equal(i, chosen)))
+        return faces.map(lambda i, e: tf.image.resize_with_crop_or_pad(
+            e["image"], CROP, CROP)).cache()
 
-    def side(smiling: bool):
-        chosen = celeba.filter(lambda e: e["attributes"]["Smiling"] == smiling)
-        chosen = chosen.shuffle(20_000, seed=seed, reshuffle_each_iteration=False)
-        return chosen.take(count).map(lambda e: crop(e["image"])).cache()
-
-    return side(False), side(True)
+    return side(False, seed), side(True, seed + 1)
 
 
 def main() -> None:

@@ -177,3 +177,62 @@ def test_help_is_fast_quiet_and_shows_defaults():
             "print('tensorflow' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env).stdout.strip() == "False"
+
+
+@pytest.fixture
+def small_sets(tmp_path):
+    a, b = kag.data.builtin.demo(n=4, size=32, seed=0)
+    folders = []
+    for name, images in (("A", a), ("B", b)):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i, image in enumerate(images):
+            tf.io.write_file(str(folder / f"{i}.png"), tf.io.encode_png(image))
+        folders.append(str(folder))
+    return folders
+
+
+def _train(folders, out, *extra):
+    return ["train", "--model", "cyclegan", "--data-a", folders[0], "--data-b", folders[1],
+            "--out", out, "--image-size", "32", "--set", "ngf=4", "--set", "ndf=4",
+            "--set", "n_blocks=1", "--batch-size", "2", "--verbose", "0", *extra]
+
+
+def test_train_refusals_leave_nothing_behind(capsys, tmp_path, small_sets):
+    out = str(tmp_path / "run")
+    fails(capsys, _train(small_sets, out, "--epochs", "0"), "attngan train: error:",
+          "--epochs must be at least 1; got 0")
+    assert not os.path.exists(out)
+    # a start that fails after creating the folder (a schedule the run cannot reach)
+    fails(capsys, _train(small_sets, out, "--epochs", "2", "--decay-start", "5"),
+          "attngan train: error:", "decay_start=5")
+    assert not os.path.exists(out)
+
+
+def test_resume_refuses_damaged_backups_and_other_options(capsys, tmp_path, small_sets,
+                                                          monkeypatch):
+    out = str(tmp_path / "run")
+    cli.main(_train(small_sets, out, "--epochs", "1"))
+    backup = os.path.join(out, "backup")
+    latest = os.path.join(backup, "latest.json")
+    good = open(latest).read()
+    # the same data by a relative path is the same run: resumes (to 2 epochs)
+    monkeypatch.chdir(tmp_path)
+    cli.main(_train(["A", "B"], out, "--epochs", "2", "--resume"))
+    assert '"epoch": 2' in open(latest).read()
+    # another learning rate is refused, naming it
+    fails(capsys, _train(small_sets, out, "--epochs", "3", "--resume", "--lr", "1e-3"),
+          "cannot resume", "lr: None there, 0.001 now", "--force")
+    # an unreadable index, and a damaged state folder: exit 2, what to do, no traceback
+    good = open(latest).read()
+    with open(latest, "w") as f:
+        f.write('{"state": ')
+    fails(capsys, _train(small_sets, out, "--epochs", "3", "--resume"),
+          "backup index", "unreadable", "remove")
+    with open(latest, "w") as f:
+        f.write(good)
+    state = os.path.join(backup, __import__("json").loads(good)["state"])
+    with open(os.path.join(state, "pools.npz"), "wb") as f:
+        f.write(b"PK\x03\x04 cut short")
+    fails(capsys, _train(small_sets, out, "--epochs", "3", "--resume"),
+          "does not fit this model or is damaged")

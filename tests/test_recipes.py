@@ -4,6 +4,7 @@ fail clearly offline."""
 import importlib.util
 import os
 
+import numpy as np
 import pytest
 
 import keras_attngan as kag
@@ -193,6 +194,14 @@ def test_celeba_recipe_crops_faces_and_picks_at_random():
         shapes = [tuple(image.shape) for image in first]
         assert [i.numpy().tobytes() for i in first] == [i.numpy().tobytes() for i in again]
     assert shapes and all(s[:2] == (178, 178) for s in shapes)
+    # drawn from the whole split (not its first matching faces), each side its own flag
+    flags = np.arange(100_000) % 3 == 0
+    picked = recipe.choose(flags, True, 1000, seed=0)
+    assert len(set(picked)) == 1000 and flags[picked].all()
+    assert picked.max() > 90_000 and picked.min() < 10_000
+    assert not flags[recipe.choose(flags, False, 1000, seed=0)].any()
+    with pytest.raises(ValueError, match="only"):
+        recipe.choose(flags[:30], True, 11, seed=0)
 
 
 def test_unit_da_recipes_load_mock_data_and_stop_clearly_without_data(monkeypatch,

@@ -244,17 +244,19 @@ def _from_dataset(dataset: tf.data.Dataset, description: str = "tf.data.Dataset"
 
 
 # ------------------------------------------------------------ tensorflow-datasets
-def load_tfds(name: str, split: str, data_dir: str | None = None
-              ) -> tuple[tf.data.Dataset, int]:
+def load_tfds(name: str, split: str, data_dir: str | None = None,
+              decoders: dict | None = None) -> tuple[tf.data.Dataset, int]:
     """A tensorflow-datasets split as (dataset of its feature dicts, example count), with
     clear errors for unknown names and failed downloads. For recipes that filter on
-    features (CelebA attributes, labels) before handing images to ``unpaired``."""
+    features (CelebA attributes, labels) before handing images to ``unpaired``;
+    ``decoders`` as tfds.load's (``{"image": tfds.decode.SkipDecoding()}`` to read the
+    other features of a large split quickly)."""
     import tensorflow_datasets as tfds
 
     spec = f"{name}:{split}"
     try:
         dataset, info = tfds.load(name, split=split, with_info=True, data_dir=data_dir,
-                                  shuffle_files=False)
+                                  shuffle_files=False, decoders=decoders)
     except tfds.core.registered.DatasetNotFoundError as error:
         raise DataError(
             f"Unknown tensorflow-datasets name {name!r} ({spec!r}). Check the name with "

@@ -106,6 +106,10 @@ class ImagePool:
         return tf.cond(self.count.read_value() < self.size, store, replace_or_keep)
 
 
+class ScheduleWarning(UserWarning):
+    """A paper schedule that a run is too short to carry out in full."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Milestone:
     """One epoch of a paper's schedule, held as a model hyper-parameter ``option``.
@@ -394,6 +398,21 @@ class TranslationGAN(keras.Model):
         for milestone in self.schedule_epochs():
             resolved[milestone.name] = milestone.resolve(epochs, self.paper_epochs)
         self._run_epochs, self._milestones = epochs, resolved
+        # a run too short for the scaled switches: say so (never a silent no-op)
+        switches = [(m, resolved[m.name]) for m in self.schedule_epochs()
+                    if not m.last_allowed]
+        for i, (milestone, epoch) in enumerate(switches):
+            problem = None
+            if epoch >= epochs:
+                problem = f"is never reached in this {epochs}-epoch run"
+            elif any(epoch >= later for _, later in switches[i + 1:]):
+                problem = "coincides with a later switch, so its stage is skipped"
+            if problem and _is_chief():
+                warnings.warn(
+                    f"{type(self).__name__}: {milestone.meaning} {epoch} ({milestone.option}"
+                    f"{', scaled to the run' if milestone.value is None else ''}) {problem}. "
+                    f"Train for more epochs or set {milestone.option} explicitly.",
+                    ScheduleWarning, stacklevel=2)
         if verbose and _is_chief():
             print(self.describe_schedule())
         return dict(resolved)

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from typing import Any, Sequence
 
 import keras
@@ -80,7 +81,7 @@ class RunBackup(keras.callbacks.Callback):
                     for name, pool in self.model.pools().items():
                         pool.set_state({k: saved[f"{name}/{k}"] for k in ("images", "count")
                                         if f"{name}/{k}" in saved})
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             raise BackupError(
                 f"The backup in {state} does not fit this model or is damaged ({error}). "
                 f"Resume with the model and options that wrote it, or remove "
