@@ -1,8 +1,10 @@
 """UAG summer -> winter (Yosemite) without the attention-guided discriminator, as the
 paper's appendix does for scene-wide translations: whole-image discriminators
 throughout (``masked_discriminator=False``); the attention networks still stop at epoch
-30. 200 epochs (100 constant + 100 linear decay) and Adam 2e-4, as the authors'
-configs/exp_05.json for this data set; 256 px crops of 286 px, flips, batch 1.
+30. 256 px crops of 286 px, flips, batch 1, as the paper. Deviation: 200 epochs (100
+constant + 100 linear decay) and Adam 2e-4, as the authors' configs/exp_05.json for this
+data set, where the model's paper schedule is 100 epochs (decay from 50) and 1e-4 is
+the authors' horse-zebra rate; pass --epochs 100 --decay-start 50 for the paper's.
 
     python recipes/uag_summer2winter.py [--data-a DIR --data-b DIR] [--resume]
 

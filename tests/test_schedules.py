@@ -46,9 +46,20 @@ def test_sat_stages_and_lambda_in_plain_fit_with_g0_frozen_in_stage_2(tiny_data)
     g0 = Snapshots(lambda: model.generator.weights)
     steps = Snapshots(lambda: [model.generator_optimizer.iterations,
                                model.attention_optimizer.iterations])
-    history = model.fit(tiny_data, epochs=3, verbose=0, callbacks=[g0, steps]).history
+
+    class LambdaAtStart(keras.callbacks.Callback):  # lambda as each epoch's first step sees it
+        seen = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 0:
+                self.seen.append(float(model.reg_weight.numpy()))
+
+    history = model.fit(tiny_data, epochs=3, verbose=0,
+                        callbacks=[g0, steps, LambdaAtStart()]).history
     assert history["stage"] == [1.0, 2.0, 3.0]  # unset stage epochs: 1/3 and 2/3 of the run
     assert len(history["lambda"]) == 3 and history["lambda"][0] > 0
+    # lambda grew in stage 1 and its induction restarted from 0 at each new stage
+    assert LambdaAtStart.seen == [0.0, 0.0, 0.0]
     assert history["learning_rate"][-1] < history["learning_rate"][0]
     # stage 2 (the second epoch): G_0 bit-identical, its Adam did not step
     assert all(np.array_equal(a, b) for a, b in zip(g0.seen[0], g0.seen[1]))
@@ -221,3 +232,65 @@ def test_uag_masked_stage_pool_and_discriminator_inputs(demo_arrays):
     # the pool hands back what it stored, in order, until it is full
     pooled = np.array(model.pool_b.query(fakes["b"]))
     assert np.allclose(pooled, stored)
+
+
+# every weight of the objective, changed alone, changes exactly its own terms
+@pytest.mark.parametrize("name, weight, terms, objective_args", [
+    ("cyclegan", "lambda_cycle", ("cycle_a", "cycle_b", "idt_a", "idt_b"), ()),
+    ("cyclegan", "lambda_identity", ("idt_a", "idt_b"), ()),
+    ("unit", "lambda_gan", ("gan_1", "gan_2"), ()),
+    ("unit", "lambda_kl", ("kl",), ()),
+    ("unit", "lambda_recon", ("recon_1", "recon_2"), ()),
+    ("unit", "lambda_cycle_kl", ("cycle_kl",), ()),
+    ("unit", "lambda_cycle", ("cycle_1", "cycle_2"), ()),
+    ("aggan", "lambda_gan", ("g_gan",), (0.5,)),
+    ("aggan", "lambda_tv", ("tv",), (0.5,)),
+    ("aggan", "lambda_cycle", ("cycle",), (0.5,)),
+    ("aggan", "lambda_pixel", ("pixel",), (0.5,)),
+])
+def test_each_weight_changes_exactly_its_terms(name, weight, terms, objective_args):
+    all_terms = {"cyclegan": ("g_a2b", "g_b2a", "cycle_a", "cycle_b", "idt_a", "idt_b"),
+                 "unit": ("gan_1", "gan_2", "kl", "recon_1", "recon_2", "cycle_kl",
+                          "cycle_1", "cycle_2"),
+                 "aggan": ("g_gan", "tv", "cycle", "pixel")}[name]
+    model = kag.models.build(name, **TINY)
+    before = coefficients(lambda loss: model.generator_objective(loss, *objective_args),
+                          all_terms)
+    changed = kag.models.build(name, **TINY, **{weight: 3.0 * getattr(model, weight)})
+    after = coefficients(lambda loss: changed.generator_objective(loss, *objective_args),
+                         all_terms)
+    for term in all_terms:
+        if term in terms:
+            assert after[term] == pytest.approx(3.0 * before[term]), term
+            assert before[term] != 0, term
+        else:
+            assert after[term] == pytest.approx(before[term]), term
+
+
+def test_uag_discriminators_pair_each_domain_with_its_own_real_mask(demo_arrays):
+    """d_a judges real A images through A's attention mask, d_b real B through B's: a
+    mask given to the other domain's discriminator changes that discriminator's loss."""
+    model = build("uag", **TINY, attention_ngf=8, attention_stop_epoch=0, pool_size=2)
+    model.apply_schedule(0)
+    real_a, real_b = pair(demo_arrays)
+    c = 3
+    pooled_a = np.concatenate([real_a, real_a, np.ones_like(real_a[..., :1])], -1)
+    pooled_b = np.concatenate([real_b, real_b, np.ones_like(real_b[..., :1])], -1)
+    ones, zeros = np.ones_like(real_a[..., :1]), np.zeros_like(real_a[..., :1])
+
+    def loss_of(disc, real, mask):
+        real_in = model._discriminator_input(real, real, mask)
+        fake_in = model._discriminator_input(real[..., :c], real, ones)
+        return float(kag.losses.discriminator_adversarial(disc(real_in), disc(fake_in),
+                                                          model.gan_mode))
+
+    weights = [w.numpy().copy() for w in model.discriminator_variables]
+    loss = model._discriminator_step(real_a, real_b, pooled_a, pooled_b, ones, zeros)
+    for w, saved in zip(model.discriminator_variables, weights):  # undo the update
+        w.assign(saved)
+    assert float(loss["d_a"]) == pytest.approx(loss_of(model.discriminator_a, real_a, ones),
+                                               rel=2e-6)
+    assert float(loss["d_b"]) == pytest.approx(loss_of(model.discriminator_b, real_b, zeros),
+                                               rel=2e-6)
+    assert loss_of(model.discriminator_b, real_b, zeros) != pytest.approx(
+        loss_of(model.discriminator_b, real_b, ones), rel=2e-6)
