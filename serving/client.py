@@ -151,12 +151,14 @@ def main(argv: Sequence[str] | None = None) -> list[str]:
         _fail("no image files given")
     # every output name decided, and checked, before the request
     stems = [os.path.splitext(os.path.basename(path))[0] for path in files]
-    seen: dict[str, str] = {}
+    seen: dict[str, str] = {}  # output name (translation, or mask of a masked model) -> input
     for path, stem in zip(files, stems):
-        if stem.lower() in seen:
-            _fail(f"{seen[stem.lower()]} and {path} would both be written as {stem}.png; "
-                  "send them separately or rename one")
-        seen[stem.lower()] = path
+        for name in (stem + ".png", stem + "_mask.png"):
+            other = seen.get(name.lower())
+            if other is not None and other != path:
+                _fail(f"{other} and {path} would both be written as {name}; send them "
+                      "separately or rename one")
+            seen[name.lower()] = path
     existing = [os.path.join(args.output, stem + suffix) for stem in stems
                 for suffix in (".png", "_mask.png")
                 if os.path.exists(os.path.join(args.output, stem + suffix))]

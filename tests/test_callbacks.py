@@ -99,7 +99,21 @@ def test_scalars_and_grids_of_a_backed_up_epoch_are_logged_once_after_a_kill(
     ds = kag.data.unpaired(a[:4], b[:4], image_size=32, load_size=32, batch_size=2,
                            augment=False, seed=0)
     out = str(tmp_path)
-    _fit_until_killed(tiny_cyclegan(), ds, out, epochs=3, kill_after_epoch=1)
+    killed = tiny_cyclegan()
+    _fit_until_killed(killed, ds, out, epochs=3, kill_after_epoch=1)
+    # the backup restores the image pools as they were (with weights and optimisers)
+    from keras_attngan.training.callbacks import RunBackup
+
+    fresh = tiny_cyclegan()
+    restore = RunBackup(str(tmp_path / "backup"))
+    restore.set_model(fresh)
+    restore.on_train_begin()
+    for name, pool in killed.pools().items():
+        saved, restored = pool.get_state(), fresh.pools()[name].get_state()
+        assert int(saved["count"]) > 0 and int(restored["count"]) == int(saved["count"])
+        assert np.abs(saved["images"]).max() > 0, name  # a history, not an empty pool
+        assert np.array_equal(saved["images"], restored["images"]), name
+    assert int(fresh.generator_optimizer.iterations) == 4
     # epoch 1 is backed up; its scalars and grid are pending, not yet logged
     assert _steps(str(tmp_path / "train"), "epoch_") == {0}
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [

@@ -407,3 +407,40 @@ def test_multidomain_exports_take_the_target_domain(exported, tmp_path):
                                                     target_domain=tf.constant([2]))
     assert np.array_equal(got, expected["image"].numpy()[0])
     assert sorted(os.path.basename(f) for f in written) == ["0.png", "0_mask.png"]
+
+
+def test_client_refuses_clashes_existing_results_missing_files_and_a_down_server(
+        tmp_path, capsys):
+    import socket
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("x.jpg", "x.png", "y.jpg", "y_mask.jpg", "z.jpg"):
+        (folder / name).write_bytes(b"not sent")
+
+    def refused(argv, *expected):
+        with pytest.raises(SystemExit) as info:
+            client.main(argv)
+        err = capsys.readouterr().err
+        assert info.value.code == 2 and "Traceback" not in err, err
+        assert err.count("\n") == 1, err  # one line
+        for text in expected:
+            assert text in err, err
+
+    server = ["--rest", "127.0.0.1:9", "--model", "m", "--output", str(tmp_path / "out")]
+    refused(server + [str(folder / "x.jpg"), str(folder / "x.png")], "x.png", "both")
+    # y's mask and y_mask's translation would be one file
+    refused(server + [str(folder / "y.jpg"), str(folder / "y_mask.jpg")], "y_mask.png",
+            "both")
+    refused(server + [str(tmp_path / "missing.jpg")], "no such file", "missing.jpg")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "z.png").write_bytes(b"kept")
+    refused(server + [str(folder / "z.jpg")], "exist already", "--overwrite")
+    assert (tmp_path / "out" / "z.png").read_bytes() == b"kept"
+    # nothing listens on a port just closed: an unreachable server is one line, exit 2
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    refused(["--rest", f"127.0.0.1:{port}", "--model", "m", "--output",
+             str(tmp_path / "out2"), str(folder / "z.jpg")], "cannot reach TF Serving")
+    assert not (tmp_path / "out2").exists()
