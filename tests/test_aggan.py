@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import keras_attngan as kag
-from conftest import model_factory, pair
+from conftest import model_factory, pair, train_on_demo
 
 TINY_AGGAN = dict(image_size=32, ngf=8, ndf=8, n_blocks=2)
 
@@ -109,16 +109,19 @@ def test_save_load_round_trip(aggan, demo_arrays, tmp_path):
 
 
 @pytest.mark.slow
-def test_aggan_keeps_the_background_better_than_cyclegan():
-    a, b = kag.data.builtin.demo(n=64, size=32, seed=0)
-    test_a, masks = kag.data.builtin.make_domain("a", 16, 32, seed=5, return_masks=True)
-    change = {}
-    for name, extra in (("cyclegan", {}), ("aggan", {"curriculum_epoch": 1})):
-        keras.utils.set_random_seed(0)
-        ds = kag.data.unpaired(a, b, image_size=32, load_size=36, batch_size=4, seed=0)
-        model = kag.models.build(name, image_size=32, ngf=16, ndf=16, n_blocks=2, **extra)
-        model.compile(learning_rate=5e-4)
-        model.fit(ds, epochs=4, verbose=0, callbacks=[kag.callbacks.EpochSchedule()])
-        out = (model.translate(test_a)["image"] + 1) * 127.5
-        change[name] = np.abs(out - test_a)[masks < 0.01].mean()
-    assert change["aggan"] < 0.8 * change["cyclegan"], change
+def test_aggan_translates_the_object_and_keeps_the_background(demo_task, cyclegan_baseline):
+    """The discs change as much as CycleGAN changes them, the background far less, and
+    the mask is on the disc: not the identity (a collapsed mask also keeps the
+    background). At the baseline's rate of 1e-3 AGGAN's mask collapses to 0 once r
+    reaches 0.5 (its pixel term rewards the identity); 2e-4 is twice the paper's."""
+    _, _, test_a, masks = demo_task
+    aggan, _ = train_on_demo(demo_task, "aggan", learning_rate=2e-4, curriculum_epoch=1)
+    out = aggan.translate(test_a)
+    change = np.abs((out["image"] + 1) * 127.5 - test_a).mean(-1)
+    reference = np.abs((cyclegan_baseline[0].translate(test_a)["image"] + 1) * 127.5
+                       - test_a).mean(-1)
+    disc, background = masks > 0.5, masks < 0.01
+    assert change[disc].mean() > 0.7 * reference[disc].mean()
+    assert change[background].mean() < 0.6 * reference[background].mean()
+    mask = np.asarray(out["mask"])[..., 0]
+    assert mask[disc].mean() > mask[background].mean() + 0.2

@@ -134,11 +134,18 @@ def test_sat_changes_the_background_less_than_cyclegan(cyclegan_baseline, demo_t
     # of stage 2, where the attention has been trained: in this tiny run the stage-3
     # fine-tuning (G_0 back in training, adversarial pressure on the mask) spreads the
     # mask again (background change ~18/255; see the README's limitations).
+    _, _, test_a, masks = demo_task
+
+    def object_change(model):
+        out = (model.translate(test_a)["image"] + 1) * 127.5
+        return float(np.abs(out - test_a).mean(-1)[masks > 0.5].mean())
+
     class BackgroundChangePerStage(keras.callbacks.Callback):
-        changes = {}
+        changes, objects = {}, {}
 
         def on_epoch_end(self, epoch, logs=None):
             self.changes[logs["stage"]] = background_change(self.model, demo_task)
+            self.objects[logs["stage"]] = object_change(self.model)
 
     probe = BackgroundChangePerStage()
     train_on_demo(demo_task, "sat", vgg_weights=None, stage_epochs=(1, 3), regularizer="l1",
@@ -147,3 +154,11 @@ def test_sat_changes_the_background_less_than_cyclegan(cyclegan_baseline, demo_t
     changes = probe.changes
     baseline, _ = cyclegan_baseline
     assert changes[2.0] < 0.8 * background_change(baseline, demo_task), changes
+    # ... but largely by leaving everything alone: with a random-init VGG branch and this
+    # budget the mask does not find the discs (about 0.45 on them and on the background),
+    # so stage 2 keeps the background by not translating (disc change ~13/255 against
+    # CycleGAN's ~107). Recorded as an expected failure until SAT localises here.
+    if probe.objects[2.0] <= 0.7 * object_change(baseline):
+        pytest.xfail(f"SAT's stage-2 translation hardly changes the discs: "
+                     f"{probe.objects[2.0]:.1f}/255 against CycleGAN's "
+                     f"{object_change(baseline):.1f}/255 (the mask does not localise)")
