@@ -148,7 +148,7 @@ def test_a_schedule_the_run_never_reaches_is_refused_before_any_step(
 
 def test_the_schedule_is_printed_at_the_start(tiny_data, capsys):
     model = build("uag", **TINY, attention_ngf=8)
-    model.fit(tiny_data.take(1), epochs=4, verbose=1)
+    model.fit(tiny_data.take(1), epochs=4, initial_epoch=3, verbose=1)  # one epoch trained
     printed = capsys.readouterr().out
     assert "UAG schedule for 4 epochs (paper: 100)" in printed
     assert "from epoch: 1 (attention_stop_epoch, paper: 30 of 100, scaled to the run)" \
