@@ -182,7 +182,7 @@ def _rss_mb() -> tuple[float, float]:
 
 
 def bench_evaluate(images: int = 2000, image_size: int = 299, batch_size: int = 32,
-                   weights: str | None = None) -> dict[str, Any]:
+                   weights: str | None = None, progress: bool = True) -> dict[str, Any]:
     """Images/s of feature extraction (InceptionV3 pool3 + logits; ``weights`` None:
     random init, which runs at the same speed as ImageNet weights) on ``images`` random
     uint8 images made on the fly at ``image_size`` px, and the process's memory: peak
@@ -207,7 +207,7 @@ def bench_evaluate(images: int = 2000, image_size: int = 299, batch_size: int = 
     compute_features(source(first), extractor, batch_size, progress=False)
     rss_first = _rss_mb()
     cpu_start, start = time.process_time(), time.perf_counter()
-    features = compute_features(source(images), extractor, batch_size, progress=True,
+    features = compute_features(source(images), extractor, batch_size, progress=progress,
                                 outputs=("features", "logits"))
     elapsed = time.perf_counter() - start
     cpu = time.process_time() - cpu_start

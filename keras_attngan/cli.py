@@ -717,7 +717,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     elif args.what == "evaluate":
         weights = _inception_weights(args.inception_weights or "none")
         result = benchmarks.bench_evaluate(images=args.steps, image_size=args.image_size,
-                                           batch_size=args.batch_size, weights=weights)
+                                           batch_size=args.batch_size, weights=weights,
+                                           progress=sys.stderr.isatty())
         print(f"feature extraction, {result['network']}: {result['images_per_second']:.1f} "
               f"images/s at {result['image_size']} px, batch {result['batch_size']} "
               f"({result['images']} images in {result['seconds']:.1f} s, "
