@@ -58,6 +58,17 @@ def train_step_flops(model, batch_size: int) -> float:
     return float(tf.compat.v1.profiler.profile(graph, options=options).total_float_ops)
 
 
+def matmul_gflops(n: int = 4096, runs: int = 5) -> float:
+    """The machine's float32 matmul speed in TF (GFLOP/s, median of ``runs`` n x n
+    products): printed beside every timing, so figures from two machines can be
+    compared (absolute step times differ by 2x between machines of one kind)."""
+    a = tf.random.stateless_normal((n, n), seed=(0, 1))
+    b = tf.random.stateless_normal((n, n), seed=(0, 2))
+    product = tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(a, b)))
+    seconds = _median_seconds(lambda: float(product()), runs)
+    return 2 * n ** 3 / seconds / 1e9
+
+
 def bench_train(model: str = "cyclegan", image_size: int = 128, batch_size: int = 1,
                 steps: int = 10, warmup: int = 2, jit_compile: bool = False,
                 **hparams) -> dict[str, Any]:
@@ -78,6 +89,7 @@ def bench_train(model: str = "cyclegan", image_size: int = 128, batch_size: int 
         "jit_compile": jit_compile, "steps": len(times),
         "seconds_per_step": median, "images_per_second": batch_size / median,
         "gflop_per_step": flops / 1e9, "gflop_per_second": flops / 1e9 / median,
+        "matmul_gflop_per_second": matmul_gflops(),
         "first_step_seconds": timer.times[0],
     }
 

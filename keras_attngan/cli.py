@@ -696,7 +696,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
               f"median {result['seconds_per_step']:.3f} s/step over {result['steps']} steps, "
               f"{result['images_per_second']:.2f} images/s, "
               f"{result['gflop_per_step']:.1f} GFLOP/step, "
-              f"{result['gflop_per_second']:.1f} GFLOP/s")
+              f"{result['gflop_per_second']:.1f} GFLOP/s (this machine's 4096^2 float32 "
+              f"matmul in TF: {result['matmul_gflop_per_second']:.0f} GFLOP/s)")
     elif args.what == "export":
         result = benchmarks.bench_export(args.model, image_size=args.image_size,
                                          runs=args.steps, **_hparams(args.set))

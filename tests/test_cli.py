@@ -137,6 +137,9 @@ def test_bench_reports_step_time_and_flops(capsys):
     result = cli.main(["bench", "train", "--image-size", "32", "--steps", "2", "--warmup", "1",
                        "--set", "ngf=8", "--set", "ndf=8", "--set", "n_blocks=2"])
     assert result["seconds_per_step"] > 0 and result["steps"] == 2
+    assert result["matmul_gflop_per_second"] > 1  # the machine's speed, beside the step's
+    printed = capsys.readouterr().out
+    assert "GFLOP/step" in printed and "matmul" in printed
     # FLOPs grow with the network: ngf=16 has about 4x the convolution work of ngf=8
     from keras_attngan.bench import train_step_flops
 
@@ -145,7 +148,6 @@ def test_bench_reports_step_time_and_flops(capsys):
     assert 3.0 < train_step_flops(bigger, 1) / 1e9 / result["gflop_per_step"] < 4.5
     data = cli.main(["bench", "data", "--image-size", "64", "--steps", "16"])
     assert data["images"] == 32 and data["images_per_second"] > 0
-    assert "GFLOP/step" in capsys.readouterr().out
 
 
 def test_bench_export_reports_every_format(capsys):
