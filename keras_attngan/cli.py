@@ -95,7 +95,9 @@ def _data_key(spec: str | None) -> str | None:
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
     import keras_attngan as kag
-    from keras_attngan.training.callbacks import BackupError, RunBackup
+    from keras_attngan.training.callbacks import (
+        BackupError, RunBackup, publish_pending_scalars,
+    )
 
     multidomain = getattr(kag.models.get_class(args.model), "needs_domain_labels", False)
     if multidomain and (args.data is None or args.data_a or args.data_b):
@@ -150,6 +152,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 if name.endswith(".png.pending"):
                     path = os.path.join(samples_dir, name)
                     os.replace(path, path[:-len(".pending")])
+            publish_pending_scalars(os.path.join(args.out, "train"), latest["epoch"])
             print(f"attngan: {args.out} has trained {latest['epoch']} epoch(s) already; "
                   f"pass --epochs above {latest['epoch']} to train more.")
             return {"model": None, "history": {}, "model_path": os.path.join(

@@ -1,10 +1,15 @@
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+from keras_attngan.cli import _import_tensorflow  # noqa: E402
+
+# TensorFlow without its C++ log lines (as the CLI imports it): the test processes'
+# start-up lines would otherwise land after the results
+_import_tensorflow(show_log=False)
 import tensorflow as tf  # noqa: E402
 
 # Two logical CPUs, so MirroredStrategy tests have two replicas on one CPU. This must

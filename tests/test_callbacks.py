@@ -140,3 +140,26 @@ def test_scalars_and_grids_of_a_backed_up_epoch_are_logged_once_after_a_kill(
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == [
         "epoch_0001.png", "epoch_0002.png", "epoch_0003.png"]
     assert not [p for p in (tmp_path / "train").iterdir() if p.name.endswith(".pending")]
+
+
+def test_pending_scalars_are_published_once_and_only_for_backed_up_epochs(tmp_path):
+    import json
+
+    from keras_attngan.training.callbacks import logged_steps, publish_pending_scalars
+
+    scalars = tmp_path / "train"
+    scalars.mkdir()
+    writer = tf.summary.create_file_writer(str(scalars))
+    with writer.as_default():  # epoch 0 was written before the kill
+        tf.summary.scalar("epoch_loss", 1.0, step=0)
+    writer.close()
+    for epoch in (0, 1, 2):  # 0: written already, 1: backed up, 2: being redone
+        (scalars / f".epoch_{epoch:06d}.json.pending").write_text(
+            json.dumps({"epoch": epoch, "scalars": {"loss": float(epoch)}}))
+    publish_pending_scalars(str(scalars), backed_up_epochs=2)
+    steps = []
+    for path in sorted(glob.glob(str(scalars / "events.*"))):
+        steps += [e.step for e in tf.compat.v1.train.summary_iterator(path)
+                  for v in e.summary.value if v.tag == "epoch_loss"]
+    assert sorted(steps) == [0, 1] and logged_steps(str(scalars), "epoch_") == {0, 1}
+    assert not list(scalars.glob("*.pending"))

@@ -158,19 +158,50 @@ def logged_steps(directory: str, tag_prefix: str) -> set[int]:
     return steps
 
 
+PENDING_SCALARS = ".json.pending"
+
+
+def _write_scalars(writer, record: dict[str, Any]) -> None:
+    with writer.as_default():
+        for name, value in record["scalars"].items():
+            tf.summary.scalar(f"epoch_{name}", value, step=record["epoch"])
+    writer.flush()
+
+
+def publish_pending_scalars(scalar_dir: str, backed_up_epochs: int) -> None:
+    """Epoch scalars a killed process left pending in ``scalar_dir``: those of the
+    ``backed_up_epochs`` epochs its backup holds are written, unless the event files hold
+    them already (a kill between the write and the file's removal); those of an epoch
+    being redone are dropped. Called when a run resumes (or finds itself finished)."""
+    leftovers = sorted(n for n in os.listdir(scalar_dir) if n.endswith(PENDING_SCALARS)) \
+        if os.path.isdir(scalar_dir) else []
+    if not leftovers:
+        return
+    done, writer = logged_steps(scalar_dir, "epoch_"), None
+    for name in leftovers:
+        path = os.path.join(scalar_dir, name)
+        number = int(name[len(".epoch_"):-len(PENDING_SCALARS)])
+        if number < backed_up_epochs and number not in done:
+            with open(path) as f:
+                record = json.load(f)
+            writer = writer or tf.summary.create_file_writer(scalar_dir)
+            _write_scalars(writer, {"epoch": record["epoch"], "scalars": {
+                k: v for k, v in record["scalars"].items() if not k.startswith("val_")}})
+        os.remove(path)
+    if writer is not None:
+        writer.close()
+
+
 class TensorBoard(keras.callbacks.TensorBoard):
     """Keras' TensorBoard whose epoch scalars are written once their epoch is backed up.
 
-    At an epoch's end the scalars are kept in ``train/.epoch_NNNN.json.pending``; they
+    At an epoch's end the scalars are kept in ``train/.epoch_NNNNNN.json.pending``; they
     are written and flushed when the next epoch starts or training ends, which in
     ``default()``'s order is after ``RunBackup`` has committed that epoch. When a resumed
-    run starts, the pending scalars of epochs its backup holds are written unless the
-    event files have them already (a kill between the write and the file's removal);
-    those of an epoch being redone are dropped. So every epoch is logged exactly once,
+    run starts, ``publish_pending_scalars`` writes those of epochs its backup holds and
+    drops those of an epoch being redone. So every epoch is logged exactly once,
     at its own step, however many kills (buffered events die with a killed process).
     """
-
-    PENDING = ".json.pending"
 
     def __init__(self, log_dir: str, **kwargs):
         kwargs.setdefault("update_freq", "epoch")
@@ -181,23 +212,13 @@ class TensorBoard(keras.callbacks.TensorBoard):
         self._checked_leftovers = False
 
     def _pending_path(self, epoch: int) -> str:
-        return os.path.join(self._pending_dir, f".epoch_{epoch:06d}{self.PENDING}")
+        return os.path.join(self._pending_dir, f".epoch_{epoch:06d}{PENDING_SCALARS}")
 
     def on_epoch_begin(self, epoch, logs=None):
         super().on_epoch_begin(epoch, logs)
-        if not self._checked_leftovers:
+        if not self._checked_leftovers:  # what a killed process left: its backup's epochs
             self._checked_leftovers = True
-            leftovers = sorted(n for n in os.listdir(self._pending_dir)
-                               if n.endswith(self.PENDING)) if os.path.isdir(
-                                   self._pending_dir) else []
-            done = logged_steps(self._pending_dir, "epoch_") if leftovers else set()
-            for name in leftovers:
-                path, number = (os.path.join(self._pending_dir, name),
-                                int(name[len(".epoch_"):-len(self.PENDING)]))
-                if number < epoch and number not in done:  # backed up, not yet logged
-                    self._pending.append(path)
-                else:  # logged already, or its epoch is being redone
-                    os.remove(path)
+            publish_pending_scalars(self._pending_dir, epoch)
         self._publish()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -222,10 +243,7 @@ class TensorBoard(keras.callbacks.TensorBoard):
             val = {k[4:]: v for k, v in record["scalars"].items() if k.startswith("val_")}
             for writer, scalars in ((self._train_writer, train), (self._val_writer, val)):
                 if scalars:
-                    with writer.as_default():
-                        for name, value in scalars.items():
-                            self.summary.scalar(f"epoch_{name}", value, step=record["epoch"])
-                    writer.flush()
+                    _write_scalars(writer, {"epoch": record["epoch"], "scalars": scalars})
             os.remove(path)
         self._pending = []
 
