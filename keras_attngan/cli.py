@@ -289,8 +289,8 @@ def translate(args: argparse.Namespace) -> list[str]:
     if os.path.exists(args.output) and not os.path.isdir(args.output):
         _fail(f"--output {args.output!r} is a file; it must be a folder (it is created "
               "if missing).")
-    if args.tile < 1 or args.overlap < 0 or args.overlap >= args.tile:
-        _fail(f"--tile must be positive and --overlap in [0, --tile); got --tile "
+    if args.tile < 32 or args.overlap < 0 or args.overlap >= args.tile:
+        _fail(f"--tile must be at least 32 px and --overlap in [0, --tile); got --tile "
               f"{args.tile} --overlap {args.overlap}.")
 
     if args.checkpoint.endswith(".tflite"):

@@ -53,9 +53,10 @@ def _ramp(size: int, overlap: int, left: bool, right: bool) -> np.ndarray:
 
 
 def _check_tiling(tile: int, overlap: int, multiple: int) -> None:
-    if tile < 1 or tile % multiple:
-        raise ValueError(f"tile={tile} must be a positive multiple of {multiple}, which "
-                         "the model's strides need.")
+    if tile < DEFAULT_MIN_SIDE or tile % multiple:
+        raise ValueError(f"tile={tile} must be a multiple of {multiple} (the model's "
+                         f"strides) of at least {DEFAULT_MIN_SIDE} px (smaller tiles are "
+                         "too small for the networks' padding after down-sampling).")
     if not 0 <= overlap < tile:
         raise ValueError(f"overlap={overlap} must be at least 0 and under tile={tile}.")
 

@@ -69,6 +69,8 @@ def test_model_names_and_metrics_match_the_registries():
 
 def test_checkpoint_mistakes(capsys, tmp_path, photos, checkpoint):
     out = str(tmp_path / "o")
+    fails(capsys, ["translate", "--checkpoint", checkpoint, "--input", photos, "--output",
+                   out, "--tile", "8", "--overlap", "0"], "--tile must be at least 32 px")
     fails(capsys, ["translate", "--checkpoint", str(tmp_path / "none.keras"), "--input",
                    photos, "--output", out], "attngan translate: error:", "No model file")
     broken = tmp_path / "broken.keras"
@@ -163,6 +165,9 @@ def test_tiling_matches_whole_image_and_bounds_the_tile(checkpoint):
                                         x, tile=48, overlap=16)
     assert np.abs(blended["image"] - np.tanh(2 * x)).max() < 1e-6
     assert np.abs(blended["mask"] - x[..., :1]).max() < 1e-6
+    # tiles too small for the networks' padding after down-sampling are refused up front
+    with pytest.raises(ValueError, match="at least 32 px"):
+        inference.translate_image(model, image, tile=8, overlap=0)
 
 
 def test_help_is_fast_quiet_and_shows_defaults():
