@@ -152,7 +152,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 if name.endswith(".png.pending"):
                     path = os.path.join(samples_dir, name)
                     os.replace(path, path[:-len(".pending")])
-            publish_pending_scalars(os.path.join(args.out, "train"), latest["epoch"])
+            publish_pending_scalars(args.out, latest["epoch"])
             print(f"attngan: {args.out} has trained {latest['epoch']} epoch(s) already; "
                   f"pass --epochs above {latest['epoch']} to train more.")
             return {"model": None, "history": {}, "model_path": os.path.join(

@@ -156,7 +156,7 @@ def test_pending_scalars_are_published_once_and_only_for_backed_up_epochs(tmp_pa
     for epoch in (0, 1, 2):  # 0: written already, 1: backed up, 2: being redone
         (scalars / f".epoch_{epoch:06d}.json.pending").write_text(
             json.dumps({"epoch": epoch, "scalars": {"loss": float(epoch)}}))
-    publish_pending_scalars(str(scalars), backed_up_epochs=2)
+    publish_pending_scalars(str(tmp_path), backed_up_epochs=2)
     steps = []
     for path in sorted(glob.glob(str(scalars / "events.*"))):
         steps += [e.step for e in tf.compat.v1.train.summary_iterator(path)

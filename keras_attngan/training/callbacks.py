@@ -161,35 +161,49 @@ def logged_steps(directory: str, tag_prefix: str) -> set[int]:
 PENDING_SCALARS = ".json.pending"
 
 
-def _write_scalars(writer, record: dict[str, Any]) -> None:
-    with writer.as_default():
-        for name, value in record["scalars"].items():
-            tf.summary.scalar(f"epoch_{name}", value, step=record["epoch"])
-    writer.flush()
+def _write_scalars(record: dict[str, Any], train_writer, val_writer) -> None:
+    """One epoch's pending scalars to TensorBoard, as Keras' callback writes them:
+    ``epoch_NAME`` at the epoch's step, ``val_`` ones in the validation writer."""
+    scalars = record["scalars"]
+    for writer, part in ((train_writer, {k: v for k, v in scalars.items()
+                                         if not k.startswith("val_")}),
+                         (val_writer, {k[4:]: v for k, v in scalars.items()
+                                       if k.startswith("val_")})):
+        if part:
+            with writer.as_default():
+                for name, value in part.items():
+                    tf.summary.scalar(f"epoch_{name}", value, step=record["epoch"])
+            writer.flush()
 
 
-def publish_pending_scalars(scalar_dir: str, backed_up_epochs: int) -> None:
-    """Epoch scalars a killed process left pending in ``scalar_dir``: those of the
+def publish_pending_scalars(log_dir: str, backed_up_epochs: int) -> None:
+    """Epoch scalars a killed process left pending in ``log_dir/train``: those of the
     ``backed_up_epochs`` epochs its backup holds are written, unless the event files hold
     them already (a kill between the write and the file's removal); those of an epoch
     being redone are dropped. Called when a run resumes (or finds itself finished)."""
+    scalar_dir = os.path.join(log_dir, "train")
     leftovers = sorted(n for n in os.listdir(scalar_dir) if n.endswith(PENDING_SCALARS)) \
         if os.path.isdir(scalar_dir) else []
     if not leftovers:
         return
-    done, writer = logged_steps(scalar_dir, "epoch_"), None
+    done, writers = logged_steps(scalar_dir, "epoch_"), {}
+
+    def writer(name):
+        if name not in writers:
+            writers[name] = tf.summary.create_file_writer(os.path.join(log_dir, name))
+        return writers[name]
+
     for name in leftovers:
         path = os.path.join(scalar_dir, name)
         number = int(name[len(".epoch_"):-len(PENDING_SCALARS)])
         if number < backed_up_epochs and number not in done:
             with open(path) as f:
                 record = json.load(f)
-            writer = writer or tf.summary.create_file_writer(scalar_dir)
-            _write_scalars(writer, {"epoch": record["epoch"], "scalars": {
-                k: v for k, v in record["scalars"].items() if not k.startswith("val_")}})
+            has_val = any(k.startswith("val_") for k in record["scalars"])
+            _write_scalars(record, writer("train"), writer("validation") if has_val else None)
         os.remove(path)
-    if writer is not None:
-        writer.close()
+    for w in writers.values():
+        w.close()
 
 
 class TensorBoard(keras.callbacks.TensorBoard):
@@ -218,12 +232,12 @@ class TensorBoard(keras.callbacks.TensorBoard):
         super().on_epoch_begin(epoch, logs)
         if not self._checked_leftovers:  # what a killed process left: its backup's epochs
             self._checked_leftovers = True
-            publish_pending_scalars(self._pending_dir, epoch)
+            publish_pending_scalars(self.log_dir, epoch)
         self._publish()
 
     def on_epoch_end(self, epoch, logs=None):
-        scalars = {k: float(keras.ops.convert_to_numpy(v)) for k, v in (logs or {}).items()
-                   if np.ndim(keras.ops.convert_to_numpy(v)) == 0}
+        values = {k: keras.ops.convert_to_numpy(v) for k, v in (logs or {}).items()}
+        scalars = {k: float(v) for k, v in values.items() if np.ndim(v) == 0}
         if self.write_steps_per_second:
             scalars["steps_per_second"] = self._compute_steps_per_second()
         os.makedirs(self._pending_dir, exist_ok=True)
@@ -239,11 +253,8 @@ class TensorBoard(keras.callbacks.TensorBoard):
         for path in self._pending:
             with open(path) as f:
                 record = json.load(f)
-            train = {k: v for k, v in record["scalars"].items() if not k.startswith("val_")}
-            val = {k[4:]: v for k, v in record["scalars"].items() if k.startswith("val_")}
-            for writer, scalars in ((self._train_writer, train), (self._val_writer, val)):
-                if scalars:
-                    _write_scalars(writer, {"epoch": record["epoch"], "scalars": scalars})
+            has_val = any(k.startswith("val_") for k in record["scalars"])
+            _write_scalars(record, self._train_writer, self._val_writer if has_val else None)
             os.remove(path)
         self._pending = []
 
