@@ -96,7 +96,7 @@ def _data_key(spec: str | None) -> str | None:
 def train(args: argparse.Namespace) -> dict[str, Any]:
     import keras_attngan as kag
     from keras_attngan.training.callbacks import (
-        BackupError, RunBackup, publish_pending_scalars,
+        BackupError, RunBackup, publish_pending_grids, publish_pending_scalars,
     )
 
     multidomain = getattr(kag.models.get_class(args.model), "needs_domain_labels", False)
@@ -146,12 +146,9 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         print(f"attngan: nothing to resume in {args.out}; starting a new run.")
     if latest is not None and args.resume:
         if latest["epoch"] >= args.epochs:
-            # a grid the last process left pending belongs to a finished epoch
-            samples_dir = os.path.join(args.out, "samples")
-            for name in os.listdir(samples_dir) if os.path.isdir(samples_dir) else ():
-                if name.endswith(".png.pending"):
-                    path = os.path.join(samples_dir, name)
-                    os.replace(path, path[:-len(".pending")])
+            # what the last process left pending belongs to finished epochs
+            publish_pending_grids(os.path.join(args.out, "samples"), args.out,
+                                  latest["epoch"])
             publish_pending_scalars(args.out, latest["epoch"])
             print(f"attngan: {args.out} has trained {latest['epoch']} epoch(s) already; "
                   f"pass --epochs above {latest['epoch']} to train more.")

@@ -163,3 +163,26 @@ def test_pending_scalars_are_published_once_and_only_for_backed_up_epochs(tmp_pa
                   for v in e.summary.value if v.tag == "epoch_loss"]
     assert sorted(steps) == [0, 1] and logged_steps(str(scalars), "epoch_") == {0, 1}
     assert not list(scalars.glob("*.pending"))
+
+
+def test_pending_grids_are_logged_once_and_renamed_only_for_backed_up_epochs(tmp_path):
+    from keras_attngan.training.callbacks import logged_steps, publish_pending_grids
+
+    png_dir, grid = tmp_path / "samples", np.zeros((4, 4, 3), np.uint8)
+    png_dir.mkdir()
+    writer = tf.summary.create_file_writer(str(tmp_path / "images"))
+    with writer.as_default():  # epoch index 0 was logged before the kill
+        tf.summary.image("samples", grid[None], step=0)
+    writer.close()
+    for number in (1, 2, 3):  # files count from 1: epochs 0 (logged), 1, 2 (redone)
+        tf.io.write_file(str(png_dir / f"epoch_{number:04d}.png.pending"),
+                         tf.io.encode_png(grid))
+    last = publish_pending_grids(str(png_dir), str(tmp_path), backed_up_epochs=2)
+    assert last == str(png_dir / "epoch_0002.png")
+    assert sorted(p.name for p in png_dir.iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
+    steps = []
+    for path in sorted(glob.glob(str(tmp_path / "images" / "events.*"))):
+        steps += [e.step for e in tf.compat.v1.train.summary_iterator(path)
+                  for v in e.summary.value if v.tag == "samples"]
+    assert sorted(steps) == [0, 1] and logged_steps(str(tmp_path / "images"), "samples") \
+        == {0, 1}

@@ -285,6 +285,47 @@ def write_png(path: str, image: np.ndarray) -> None:
     tf.io.write_file(path, tf.io.encode_png(image))
 
 
+PENDING_GRID = ".png.pending"
+
+
+def _log_grid(writer, path: str, epoch: int) -> None:
+    grid = tf.io.decode_png(tf.io.read_file(path))
+    with writer.as_default():
+        # the epoch index, the step Keras' TensorBoard gives epoch scalars
+        tf.summary.image("samples", grid[None], step=epoch)
+    writer.flush()
+
+
+def publish_pending_grids(png_dir: str, log_dir: str | None,
+                          backed_up_epochs: int) -> str | None:
+    """Sample grids a killed process left pending in ``png_dir``: those of the
+    ``backed_up_epochs`` epochs its backup holds are logged to ``log_dir/images`` (unless
+    the event files hold them already: a kill between the log and the rename) and
+    renamed; those of an epoch being redone are removed. Returns the last published
+    path. Called when a run resumes (or finds itself finished)."""
+    leftovers = sorted(n for n in os.listdir(png_dir) if n.endswith(PENDING_GRID)) \
+        if os.path.isdir(png_dir) else []
+    if not leftovers:
+        return None
+    images = os.path.join(log_dir, "images") if log_dir else None
+    logged = logged_steps(images, "samples") if images else set()
+    writer, last = None, None
+    for name in leftovers:
+        path = os.path.join(png_dir, name)
+        epoch = int(name[len("epoch_"):-len(PENDING_GRID)]) - 1  # files count from 1
+        if epoch < backed_up_epochs:
+            if images and epoch not in logged:
+                writer = writer or tf.summary.create_file_writer(images)
+                _log_grid(writer, path, epoch)
+            last = path[:-len(".pending")]
+            os.replace(path, last)
+        else:
+            os.remove(path)
+    if writer is not None:
+        writer.close()
+    return last
+
+
 class SampleGrid(keras.callbacks.Callback):
     """After each epoch, translates fixed sample images and writes the grid as a PNG in
     ``png_dir`` (epoch_0001.png, ...) and as an image summary in ``log_dir``.
@@ -298,8 +339,6 @@ class SampleGrid(keras.callbacks.Callback):
     before that commit redoes the epoch and its grid, one killed after it publishes the
     pending grid when it resumes. No grid is lost or written twice.
     """
-
-    PENDING = ".pending"
 
     def __init__(self, samples_a, samples_b, png_dir: str, log_dir: str | None = None,
                  every: int = 1):
@@ -319,41 +358,27 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if not self._checked_leftovers:  # grids a killed process left pending
             self._checked_leftovers = True
-            for name in sorted(os.listdir(self.png_dir)) if os.path.isdir(self.png_dir) else ():
-                if name.endswith(self.PENDING):
-                    number = int(name[len("epoch_"):-len(".png" + self.PENDING)])
-                    path = os.path.join(self.png_dir, name)
-                    if number <= epoch:  # its epoch is in the backup this run resumed
-                        self._pending.append((number - 1, path))
-                    else:  # its epoch is being redone
-                        os.remove(path)
-            logged = (logged_steps(os.path.join(self.log_dir, "images"), "samples")
-                      if self._pending and self.log_dir else set())
-            self._publish(logged)
-            return
+            self.last_path = publish_pending_grids(self.png_dir, self.log_dir,
+                                                   epoch) or self.last_path
         self._publish()
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        path = os.path.join(self.png_dir, f"epoch_{epoch + 1:04d}.png{self.PENDING}")
+        path = os.path.join(self.png_dir, f"epoch_{epoch + 1:04d}{PENDING_GRID}")
         write_png(path, self.grid())
         self._pending.append((epoch, path))
 
-    def _publish(self, logged: set[int] = frozenset()) -> None:
+    def _publish(self) -> None:
         # image summary first, then the rename: a kill in between leaves the grid pending,
-        # and the resumed run renames it without logging it twice (``logged``)
+        # and publish_pending_grids renames it without logging it twice
         for epoch, pending in self._pending:
-            if self.log_dir and epoch not in logged:
+            if self.log_dir:
                 if self._writer is None:
                     self._writer = tf.summary.create_file_writer(
                         os.path.join(self.log_dir, "images"))
-                grid = tf.io.decode_png(tf.io.read_file(pending))
-                with self._writer.as_default():
-                    # the epoch index, the step Keras' TensorBoard gives epoch scalars
-                    tf.summary.image("samples", grid[None], step=epoch)
-                self._writer.flush()
-            final = pending[:-len(self.PENDING)]
+                _log_grid(self._writer, pending, epoch)
+            final = pending[:-len(".pending")]
             os.replace(pending, final)
             self.last_path = final
         self._pending = []
