@@ -70,7 +70,7 @@ def test_sat_stages_and_lambda_in_plain_fit_with_g0_frozen_in_stage_2(tiny_data)
 
 
 def test_uag_attention_stops_in_plain_fit_and_stays_bit_identical(tiny_data):
-    model = build("uag", **TINY, attention_ngf=8)
+    model = build("uag", **TINY, attention_ngf=8, attention_stop_min_steps=0)
     attention = Snapshots(lambda: model.attention_variables)
     history = model.fit(tiny_data, epochs=3, verbose=0, callbacks=[attention]).history
     # unset: 30 % of a 3-epoch run, rounded: the stop comes at the second epoch
@@ -87,6 +87,27 @@ def test_aggan_curriculum_and_cyclegan_decay_in_plain_fit(tiny_data):
     history = build("cyclegan", **TINY).fit(tiny_data, epochs=4, verbose=0).history
     # constant for half the run, then linear to 0 (the reference's rule)
     assert history["learning_rate"] == pytest.approx([2e-4, 2e-4, 2e-4 * 2 / 3, 2e-4 / 3])
+
+
+def test_unset_switches_wait_for_their_minimum_steps(tiny_data):
+    """Unset, the switch comes at the scaled epoch or once curriculum_min_steps steps
+    have run, whichever is later: 4 steps in 2-step epochs put it at epoch 2, not 1."""
+    data = tiny_data.repeat()
+    history = build("aggan", **TINY, curriculum_min_steps=4).fit(
+        data, epochs=4, steps_per_epoch=2, verbose=0).history
+    assert history["curriculum_r"] == pytest.approx([0.01, 0.01, 0.5, 0.5])
+    # 0: the paper's 5 %, kept inside the run (epoch 1); and the paper's own run
+    # (10 of 200 epochs) is not moved by a minimum it already exceeds
+    model = build("aggan", **TINY, curriculum_min_steps=0)
+    assert model.start_schedule(4, 2)["curriculum_epoch"] == 1
+    model = build("aggan", **TINY)
+    assert model.start_schedule(200, 1067)["curriculum_epoch"] == 10
+    assert "after at least 1500 steps" in model.describe_schedule()
+    # UAG's attention stop likewise: 30 % of 10 epochs, or 1,800 steps of 300
+    model = build("uag", **TINY, attention_ngf=8)
+    assert model.start_schedule(10, 300)["attention_stop_epoch"] == 6
+    assert model.start_schedule(10, 1067)["attention_stop_epoch"] == 3
+    assert model.start_schedule(100, 1067)["attention_stop_epoch"] == 30
 
 
 def test_the_schedule_runs_once_with_any_callbacks(tiny_data, tmp_path, monkeypatch):
@@ -147,7 +168,7 @@ def test_a_schedule_the_run_never_reaches_is_refused_before_any_step(
 
 
 def test_the_schedule_is_printed_at_the_start(tiny_data, capsys):
-    model = build("uag", **TINY, attention_ngf=8)
+    model = build("uag", **TINY, attention_ngf=8, attention_stop_min_steps=0)
     model.fit(tiny_data.take(1), epochs=4, initial_epoch=3, verbose=1)  # one epoch trained
     printed = capsys.readouterr().out
     assert "UAG schedule for 4 epochs (paper: 100)" in printed

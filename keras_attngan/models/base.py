@@ -4,6 +4,7 @@ scaling under tf.distribute and mixed precision, translate(), sample rows and co
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from typing import Any, Mapping, Sequence
 
@@ -115,8 +116,10 @@ class Milestone:
     """One epoch of a paper's schedule, held as a model hyper-parameter ``option``.
 
     ``value`` None takes the paper's proportion of the run: round(paper * epochs /
-    paper_epochs), kept inside the run. An explicit value is taken as it is, and refused
-    if the run never reaches it (a silent no-op would train another model than asked).
+    paper_epochs), kept inside the run, and no earlier than the epoch in which
+    ``min_steps`` training steps have run (when the steps per epoch are known). An
+    explicit value is taken as it is, and refused if the run never reaches it (a silent
+    no-op would train another model than asked).
     """
 
     option: str
@@ -126,12 +129,17 @@ class Milestone:
     #: the decay start may equal the run's length (= no decay); a stage switch may not.
     last_allowed: bool = False
     name: str = ""
+    #: a stage that must run this many steps before the switch, whatever the run's
+    #: length (0: none); ``min_steps_option`` names the hyper-parameter that sets it
+    min_steps: int = 0
+    min_steps_option: str = ""
 
     def __post_init__(self):
         if not self.name:
             object.__setattr__(self, "name", self.option)
 
-    def resolve(self, epochs: int, paper_epochs: int) -> int:
+    def resolve(self, epochs: int, paper_epochs: int,
+                steps_per_epoch: int | None = None) -> int:
         if self.value is not None:
             value = int(self.value)
             highest = epochs if self.last_allowed else epochs - 1
@@ -145,10 +153,13 @@ class Milestone:
                     "unset to scale it with the run, or train for more epochs."
                 )
             return value
-        return self.scaled(epochs, paper_epochs)
+        return self.scaled(epochs, paper_epochs, steps_per_epoch)
 
-    def scaled(self, epochs: int, paper_epochs: int) -> int:
+    def scaled(self, epochs: int, paper_epochs: int,
+               steps_per_epoch: int | None = None) -> int:
         value = int(round(self.paper * epochs / paper_epochs))
+        if self.min_steps and steps_per_epoch:
+            value = max(value, math.ceil(self.min_steps / steps_per_epoch))
         if self.last_allowed or self.paper >= paper_epochs:
             return min(max(value, 0), epochs)
         return min(max(value, 1), max(epochs - 1, 1))
@@ -156,6 +167,8 @@ class Milestone:
     def describe(self, resolved: int, epochs: int, paper_epochs: int) -> str:
         origin = ("as given" if self.value is not None
                   else f"paper: {self.paper} of {paper_epochs}, scaled to the run")
+        if self.value is None and self.min_steps:
+            origin += f", after at least {self.min_steps} steps ({self.min_steps_option})"
         reached = "" if resolved < epochs or self.last_allowed else \
             f" -- NOT reached in this {epochs}-epoch run"
         return f"{self.meaning}: {resolved} ({self.option}, {origin}){reached}"
@@ -169,7 +182,7 @@ class EpochSchedule(keras.callbacks.Callback):
     callbacks hold one already."""
 
     def on_train_begin(self, logs=None):
-        self.model.start_schedule(self.params.get("epochs"),
+        self.model.start_schedule(self.params.get("epochs"), self.params.get("steps"),
                                   verbose=bool(self.params.get("verbose")))
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -389,14 +402,17 @@ class TranslationGAN(keras.Model):
                           "learning rate: linear decay to 0 from this epoch",
                           last_allowed=True)]
 
-    def start_schedule(self, epochs: int | None = None, verbose: bool = False) -> dict:
-        """Resolves the schedule for a run of ``epochs`` (default: the paper's) and checks
-        it: a milestone given explicitly that the run never reaches is refused; unset
-        ones scale with the run. Called by ``fit`` (through ``EpochSchedule``)."""
+    def start_schedule(self, epochs: int | None = None, steps_per_epoch: int | None = None,
+                       verbose: bool = False) -> dict:
+        """Resolves the schedule for a run of ``epochs`` (default: the paper's) of
+        ``steps_per_epoch`` steps (unknown: None) and checks it: a milestone given
+        explicitly that the run never reaches is refused; unset ones scale with the run.
+        Called by ``fit`` (through ``EpochSchedule``)."""
         epochs = int(epochs or self.paper_epochs)
         resolved = {}
         for milestone in self.schedule_epochs():
-            resolved[milestone.name] = milestone.resolve(epochs, self.paper_epochs)
+            resolved[milestone.name] = milestone.resolve(epochs, self.paper_epochs,
+                                                         steps_per_epoch)
         self._run_epochs, self._milestones = epochs, resolved
         # a run too short for the scaled switches: say so (never a silent no-op)
         switches = [(m, resolved[m.name]) for m in self.schedule_epochs()
