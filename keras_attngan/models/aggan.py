@@ -58,6 +58,10 @@ class AGGAN(TranslationGAN):
     loss_names = ("d_x", "d_y", "d_xa", "d_ya", "g_gan", "cycle", "pixel", "tv")
     has_attention = True
     mask_domains = ("a", "b")
+    collapse_advice = ("before the curriculum switch (r = 0.01) a mask near 1 is expected, "
+                       "the adversarial term dominating; a mask at 0 after it means the "
+                       "switch came before the generator learned the change: raise "
+                       "curriculum_min_steps or curriculum_epoch")
     learning_rate = 1e-4
 
     def __init__(
