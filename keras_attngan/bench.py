@@ -84,6 +84,7 @@ def bench_train(model: str = "cyclegan", image_size: int = 128, batch_size: int 
     net.fit(data, epochs=1, callbacks=[timer], verbose=0, shuffle=False)
     times = timer.times[warmup:]
     median = statistics.median(times)
+    peak_rss_mb = _rss_mb()[1]
     return {
         "model": model, "image_size": image_size, "batch_size": batch_size,
         "jit_compile": jit_compile, "steps": len(times),
@@ -91,6 +92,8 @@ def bench_train(model: str = "cyclegan", image_size: int = 128, batch_size: int 
         "gflop_per_step": flops / 1e9, "gflop_per_second": flops / 1e9 / median,
         "matmul_gflop_per_second": matmul_gflops(),
         "first_step_seconds": timer.times[0],
+        # Measured before the matmul probe: the process's peak over build and steps.
+        "peak_rss_mb": peak_rss_mb,
     }
 
 
@@ -135,10 +138,11 @@ def _median_seconds(fn, runs: int, warmup: int = 2) -> float:
 
 def bench_export(model: str = "cyclegan", image_size: int = 256, runs: int = 20,
                  **hparams) -> dict[str, Any]:
-    """Latency (median of ``runs``, batch 1) and file size of the Keras model, the
-    SavedModel and each TFLite variant (XNNPACK), on the same random image."""
+    """Latency (median of ``runs``, batch 1), file size and PSNR to the float32 Keras
+    output of the Keras model, the SavedModel and each TFLite variant (XNNPACK), on the
+    same random image; the peak RSS of building the model and Keras inference."""
     from keras_attngan.export import TFLiteTranslator, saved_model
-    from keras_attngan.export.tflite import convert
+    from keras_attngan.export.tflite import convert, psnr
 
     # Batch-1 inference on a few cores: TF's default inter-op pool (a thread per core)
     # competes with the intra-op pool, and Keras predict then runs, at random per model
@@ -154,6 +158,11 @@ def bench_export(model: str = "cyclegan", image_size: int = 256, runs: int = 20,
     image = image.astype("float32")
     rows = [{"format": "keras predict",
              "seconds": _median_seconds(lambda: net.predict(image, verbose=0), runs)}]
+    predicted = net.predict(image, verbose=0)
+    keras_output = np.asarray(predicted["image"] if isinstance(predicted, dict) else predicted,
+                              "float32")
+    rows[0]["psnr_db"] = float("inf")
+    peak_rss_mb_keras = _rss_mb()[1]
     with tempfile.TemporaryDirectory() as tmp:
         path = saved_model(net, os.path.join(tmp, "saved", "1"))
         serving = tf.saved_model.load(path).signatures["serving_default"]
@@ -162,22 +171,28 @@ def bench_export(model: str = "cyclegan", image_size: int = 256, runs: int = 20,
                    for root, _, names in os.walk(path) for name in names)
         domain = ({"target_domain": tf.constant([0])} if getattr(net, "n_domains", 0)
                   else {})  # multi-domain models take the target domain
+        served = serving(images=pixels, **domain)["image"].numpy() / 127.5 - 1.0
         rows.append({"format": "saved_model", "bytes": size,
                      "seconds": _median_seconds(lambda: serving(images=pixels, **domain),
-                                                runs)})
+                                                runs),
+                     "psnr_db": psnr(served, keras_output)})  # uint8 in and out
         for quantization in (None, "float16", "dynamic", "int8"):
             flatbuffer = convert(net, quantization, image_size)
             translator = TFLiteTranslator(flatbuffer, num_threads=os.cpu_count())
+            domain = {"target_domain": 0} if translator.takes_domain else {}
             rows.append({"format": f"tflite {quantization or 'float32'}",
                          "bytes": len(flatbuffer),
-                         "seconds": _median_seconds(lambda: translator(
-                             image, **({"target_domain": 0} if translator.takes_domain
-                                       else {})), runs)})
+                         "seconds": _median_seconds(lambda: translator(image, **domain),
+                                                    runs),
+                         "psnr_db": psnr(translator(image, **domain)["image"],
+                                         keras_output)})
     keras_seconds = rows[0]["seconds"]
     for row in rows:
         row["speedup_vs_keras"] = keras_seconds / row["seconds"]
     return {"model": model, "image_size": image_size, "runs": runs, "rows": rows,
-            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads()}
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+            "peak_rss_mb_keras_inference": peak_rss_mb_keras,
+            "matmul_gflop_per_second": matmul_gflops()}
 
 
 def _rss_mb() -> tuple[float, float]:

@@ -697,14 +697,20 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
               f"{result['images_per_second']:.2f} images/s, "
               f"{result['gflop_per_step']:.1f} GFLOP/step, "
               f"{result['gflop_per_second']:.1f} GFLOP/s (this machine's 4096^2 float32 "
-              f"matmul in TF: {result['matmul_gflop_per_second']:.0f} GFLOP/s)")
+              f"matmul in TF: {result['matmul_gflop_per_second']:.0f} GFLOP/s), "
+              f"peak RSS {result['peak_rss_mb']:.0f} MB")
     elif args.what == "export":
         result = benchmarks.bench_export(args.model, image_size=args.image_size,
                                          runs=args.steps, **_hparams(args.set))
         for row in result["rows"]:
             print(f"{row['format']:<18} median {row['seconds']:.3f} s/image, "
-                  f"{row['speedup_vs_keras']:.2f}x Keras predict"
+                  f"{row['speedup_vs_keras']:.2f}x Keras predict, "
+                  + (f"{row['psnr_db']:.1f} dB to it" if row["psnr_db"] != float("inf")
+                     else "the float32 reference")
                   + (f", {row['bytes'] / 1e6:.1f} MB" if row.get("bytes") else ""))
+        print(f"{result['image_size']} px, peak RSS {result['peak_rss_mb_keras_inference']:.0f}"
+              f" MB after building the model and Keras inference; this machine's 4096^2 "
+              f"float32 matmul in TF: {result['matmul_gflop_per_second']:.0f} GFLOP/s")
     elif args.what == "quality":
         from keras_attngan import quality
 

@@ -140,6 +140,7 @@ def test_bench_reports_step_time_and_flops(capsys):
     assert result["matmul_gflop_per_second"] > 1  # the machine's speed, beside the step's
     printed = capsys.readouterr().out
     assert "GFLOP/step" in printed and "matmul" in printed
+    assert 100 < result["peak_rss_mb"] < 20000 and "peak RSS" in printed
     # FLOPs grow with the network: ngf=16 has about 4x the convolution work of ngf=8
     from keras_attngan.bench import train_step_flops
 
@@ -160,7 +161,14 @@ def test_bench_export_reports_every_format(capsys):
     assert rows["keras predict"]["speedup_vs_keras"] == 1.0
     sizes = [rows[f"tflite {q}"]["bytes"] for q in ("float32", "float16", "int8")]
     assert sizes == sorted(sizes, reverse=True)
-    assert "x Keras predict" in capsys.readouterr().out
+    # Fidelity to the float32 Keras output falls with the precision of the variant.
+    psnr = {name: row["psnr_db"] for name, row in rows.items()}
+    assert psnr["keras predict"] == float("inf")
+    assert psnr["tflite float32"] > 60 and psnr["saved_model"] > 40  # uint8 rounding
+    assert psnr["tflite float32"] > psnr["tflite float16"] > psnr["tflite int8"] > 15
+    assert result["peak_rss_mb_keras_inference"] > 100 and result["matmul_gflop_per_second"] > 1
+    printed = capsys.readouterr().out
+    assert "x Keras predict" in printed and "dB to it" in printed and "peak RSS" in printed
 
 
 @pytest.mark.parametrize("model, extra", [

@@ -24,6 +24,34 @@ def test_instance_norm_normalises_each_sample_and_channel_without_affine():
     assert np.allclose(y, np.array(keras_norm(x)), atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_instance_norm_training_kernel_matches_the_portable_one(dtype):
+    """Training runs the fused batch-norm kernel, inference plain ops: same values and
+    gradients, per sample (batch 3, so the stacking of images is checked), in float16 too."""
+    import tensorflow as tf
+
+    norm = layers.InstanceNormalization(dtype=keras.DTypePolicy(
+        "mixed_float16" if dtype == "float16" else "float32"))
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(2.0, 3.0, (3, 6, 7, 5)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(3, 6, 7, 5)).astype("float32"))
+
+    def value_and_grad(training):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = norm(tf.cast(x, dtype), training=training)
+        return y, tape.gradient(y, x, output_gradients=tf.cast(upstream, y.dtype))
+
+    (y_fused, g_fused), (y_plain, g_plain) = value_and_grad(True), value_and_grad(False)
+    assert y_fused.dtype == y_plain.dtype == dtype
+    bound = 1e-2 if dtype == "float16" else 1e-5
+    assert np.allclose(np.float32(y_fused), np.float32(y_plain), atol=bound)
+    assert np.allclose(g_fused, g_plain, atol=bound)
+    # A wrong stacking would mix images: each sample's output must be its own.
+    assert np.allclose(np.float32(y_fused)[1].mean(axis=(0, 1)), 0, atol=bound)
+    assert np.abs(g_plain).max() > 0.1  # a gradient that is not trivially zero
+
+
 def test_dilated_residual_block_keeps_shape_and_sees_further():
     inputs = keras.Input((16, 16, 8))
     # No norm: instance norm mixes every pixel into every output.
