@@ -179,13 +179,11 @@ def bench_export(model: str = "cyclegan", image_size: int = 256, runs: int = 20,
         for quantization in (None, "float16", "dynamic", "int8"):
             flatbuffer = convert(net, quantization, image_size)
             translator = TFLiteTranslator(flatbuffer, num_threads=os.cpu_count())
-            domain = {"target_domain": 0} if translator.takes_domain else {}
+            code = {"target_domain": 0} if translator.takes_domain else {}
             rows.append({"format": f"tflite {quantization or 'float32'}",
                          "bytes": len(flatbuffer),
-                         "seconds": _median_seconds(lambda: translator(image, **domain),
-                                                    runs),
-                         "psnr_db": psnr(translator(image, **domain)["image"],
-                                         keras_output)})
+                         "seconds": _median_seconds(lambda: translator(image, **code), runs),
+                         "psnr_db": psnr(translator(image, **code)["image"], keras_output)})
     keras_seconds = rows[0]["seconds"]
     for row in rows:
         row["speedup_vs_keras"] = keras_seconds / row["seconds"]

@@ -51,8 +51,8 @@ class InstanceNormalization(layers.Layer):
     scale=False)``, in two implementations. Training runs TF's fused batch-norm kernel on
     the images' channels side by side (one batch-norm channel per image and channel),
     whose forward and gradient take 1.5-2.7x less time than the same maths in elementwise
-    ops (per layer, 2-core CPU, batch 1 and 4). Inference runs plain 4-D ops, which every exporter
-    takes: TFLite has no training-mode batch norm, runs GroupNormalization's 5-D
+    ops (per layer, 2-core CPU, batch 1 and 4). Inference runs plain 4-D ops, which every
+    exporter takes: TFLite has no training-mode batch norm, runs GroupNormalization's 5-D
     reshape about 2x slower and ``ops.moments``' SQUARED_DIFFERENCE slowly in int8
     (``attngan bench export``). Both give the same output to float rounding.
     """
