@@ -110,17 +110,19 @@ def _hparams(model: str, image_size: int, given: dict[str, Any]) -> dict[str, An
 
 def train_on_task(model: str, a: np.ndarray, b: np.ndarray, steps: int, batch_size: int = 1,
                   seed: int = 0, log_dir: str | None = None, verbose: int = 0,
-                  callbacks: list | None = None, **hparams) -> tuple[keras.Model, dict]:
+                  callbacks: list | None = None, augment: bool = True,
+                  **hparams) -> tuple[keras.Model, dict]:
     """``model`` built with ``hparams``, trained ``steps`` steps on the unpaired ``a``,
     ``b`` (epochs of ``len(a)`` images; the model's schedule scaled to the run), and its
-    history. ``log_dir``: TensorBoard scalars, sample grids and backups there."""
+    history. ``log_dir``: TensorBoard scalars, sample grids and backups there.
+    ``augment``: random horizontal flips (the images are loaded at their size: no crop)."""
     keras.utils.set_random_seed(seed)
     net = build(model, **hparams)
     net.compile()
     per_epoch = max(1, min(steps, len(a) // batch_size))
     epochs = math.ceil(steps / per_epoch)
     data = unpaired(a, b, image_size=net.image_size, load_size=net.image_size,
-                    batch_size=batch_size, augment=True, seed=seed).repeat()
+                    batch_size=batch_size, augment=augment, seed=seed).repeat()
     callbacks = list(callbacks or [])
     if log_dir is not None:
         from keras_attngan.training.callbacks import default
@@ -170,6 +172,8 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
         start = time.perf_counter()
         net, history = train_on_task(
             name, a, b, steps, batch_size, seed, callbacks=callbacks, verbose=verbose,
+            # a mirrored seven-segment 2 is a 5, and B's slant would go both ways
+            augment=task == "texture",
             log_dir=os.path.join(log_dir, name) if log_dir else None, **settings)
         seconds = time.perf_counter() - start
         if task == "texture":

@@ -166,3 +166,21 @@ def test_bench_quality_from_the_command_line(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["bench", "quality", "--model", "uag", "--set", "ngff=8"])
     assert exit_info.value.code == 2
+
+
+def test_digits_are_trained_without_flips_textures_with(monkeypatch):
+    # a mirrored seven-segment 2 is a 5: flipped training images would make "keep the
+    # class" and "mirror it" equally good translations
+    seen = []
+    real_unpaired = quality.unpaired
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs["augment"])
+        return real_unpaired(*args, **kwargs)
+
+    monkeypatch.setattr(quality, "unpaired", recording)
+    monkeypatch.setattr(kag.metrics, "domain_adaptation_accuracy", lambda *a, **k: 0.5)
+    tiny = {"ngf": 4, "ndf": 4, "n_blocks": 1}
+    for task in ("digits", "texture"):
+        quality.bench_quality("cyclegan", task=task, steps=1, image_size=32, **tiny)
+    assert seen == [False, True]
