@@ -8,7 +8,7 @@ task with exact ground truth, then score what it translated.
 - ``digits`` (two renderings of the same ten classes): the accuracy, on real target
   digits, of a classifier trained on the translated source with the source labels;
   beside it the same classifier trained on the untranslated source ("no translation")
-  and on the target itself.
+  and on the target itself. Trained without flips: a mirrored digit can be another.
 
 Each figure comes with CycleGAN trained on the same task for the same steps, as the
 reference. Everything is generated from the seed, offline.
