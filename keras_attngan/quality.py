@@ -7,8 +7,10 @@ task with exact ground truth, then score what it translated.
   of object-free images through the model (a translator should leave them alone).
 - ``digits`` (two renderings of the same ten classes): the accuracy, on real target
   digits, of a classifier trained on the translated source with the source labels;
-  beside it the same classifier trained on the untranslated source ("no translation")
-  and on the target itself. Trained without flips: a mirrored digit can be another.
+  beside it the same classifier trained on the untranslated source ("no translation"),
+  on the perfect translation (the same digits drawn in the target's style: the most a
+  translator can reach) and on the target itself. Trained without flips: a mirrored
+  digit can be another.
 
 Each figure comes with CycleGAN trained on the same task for the same steps, as the
 reference. Everything is generated from the seed, offline.
@@ -193,6 +195,9 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
 
         result["no_translation"] = domain_adaptation_accuracy(source, source_labels, target,
                                                               target_labels)
+        perfect, _ = tasks.digits_domain("a", 1000, size, seed + 1000, style="b")
+        result["perfect_translation"] = domain_adaptation_accuracy(
+            perfect, source_labels, target, target_labels)
         held_out, held_out_labels = tasks.digits_domain("b", 1000, size, seed + 3000)
         result["target_trained"] = domain_adaptation_accuracy(held_out, held_out_labels,
                                                               target, target_labels)
@@ -224,5 +229,6 @@ def format_quality(result: dict[str, Any]) -> str:
             lines.append(f"{r['model']:<16} {r['accuracy']:>16.3f} "
                          f"{r['train_seconds']:>7.0f}s")
         lines.append(f"{'no translation':<16} {result['no_translation']:>16.3f}")
+        lines.append(f"{'perfect':<16} {result['perfect_translation']:>16.3f}")
         lines.append(f"{'target-trained':<16} {result['target_trained']:>16.3f}")
     return "\n".join(lines)

@@ -99,16 +99,35 @@ def test_texture_scores_tell_the_identity_from_a_perfect_translation():
     assert perfect["empty_psnr"] == quality.PSNR_CAP
 
 
-def test_digits_task_needs_a_translation():
+def test_digits_task_needs_a_translation_that_keeps_each_digit():
     source, source_labels = tasks.digits_domain("a", 600, size=32, seed=1)
+    perfect, perfect_labels = tasks.digits_domain("a", 600, size=32, seed=1, style="b")
     target, target_labels = tasks.digits_domain("b", 600, size=32, seed=2)
     held_out, held_out_labels = tasks.digits_domain("b", 600, size=32, seed=3)
     assert source.shape == (600, 32, 32, 3) and set(source_labels) == set(range(10))
+    # each class comes in many shapes: a translator must keep each digit, not the class
+    assert len(np.unique(source.reshape(600, -1), axis=0)) == 600
+    np.testing.assert_array_equal(perfect_labels, source_labels)
+    # the perfect translation keeps each digit's place and size, in the target's style
+    ink_a = source[..., 0] < 128
+    ink_b = perfect[..., 0] > 128
+    rows = np.arange(32)
+    centre_a = (ink_a.sum(2) * rows).sum(1) / ink_a.sum((1, 2))
+    centre_b = (ink_b.sum(2) * rows).sum(1) / ink_b.sum((1, 2))
+    assert np.median(np.abs(centre_a - centre_b)) < 1.0
+    assert np.mean(np.abs(perfect.astype(int) - target[:1].astype(int))) > 5
+
     accuracy = kag.metrics.domain_adaptation_accuracy
     target_trained = accuracy(held_out, held_out_labels, target, target_labels, epochs=8)
     untranslated = accuracy(source, source_labels, target, target_labels, epochs=8)
-    assert target_trained > 0.85
+    perfectly_translated = accuracy(perfect, source_labels, target, target_labels, epochs=8)
+    # a translator that draws every digit of a class one way (mode collapse per class)
+    one_per_class = {c: held_out[np.flatnonzero(held_out_labels == c)[0]] for c in range(10)}
+    collapsed = np.stack([one_per_class[c] for c in source_labels])
+    collapsed_accuracy = accuracy(collapsed, source_labels, target, target_labels, epochs=8)
+    assert target_trained > 0.85 and perfectly_translated > 0.85
     assert untranslated < 0.4  # the renderings differ enough that translation matters
+    assert collapsed_accuracy < 0.65
 
 
 def _tiny_uag():
@@ -182,5 +201,7 @@ def test_digits_are_trained_without_flips_textures_with(monkeypatch):
     monkeypatch.setattr(kag.metrics, "domain_adaptation_accuracy", lambda *a, **k: 0.5)
     tiny = {"ngf": 4, "ndf": 4, "n_blocks": 1}
     for task in ("digits", "texture"):
-        quality.bench_quality("cyclegan", task=task, steps=1, image_size=32, **tiny)
+        result = quality.bench_quality("cyclegan", task=task, steps=1, image_size=32, **tiny)
+        if task == "digits":
+            assert "perfect" in quality.format_quality(result)
     assert seen == [False, True]

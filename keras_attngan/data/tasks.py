@@ -210,34 +210,46 @@ def _draw_strokes(size: int, strokes, width: float) -> np.ndarray:
     return ink
 
 
-def digits_domain(domain: str, n: int, size: int = 32, seed: int = 0
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` digits in domain "a" (typeset) or "b" (handwritten-like), uint8
-    (n, size, size, 3), and their labels, int64 (n,) in [0, 10)."""
-    if domain not in ("a", "b"):
-        raise ValueError(f"domain must be 'a' or 'b'; got {domain!r}.")
-    rng = np.random.default_rng([seed, ord(domain), 10])
-    labels = rng.integers(10, size=n)
+def digits_domain(domain: str, n: int, size: int = 32, seed: int = 0,
+                  style: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` digits of domain "a" (typeset) or "b" (handwritten-like), uint8
+    (n, size, size, 3), and their labels, int64 (n,) in [0, 10).
+
+    Both domains draw each digit's class, height, width and place from one distribution
+    (so each class comes in many shapes on both sides); the domains differ in style only.
+    ``style`` ("a" or "b", default ``domain``) renders the same digits (same seed: same
+    classes, sizes and places) in the other domain's style: ``digits_domain("a", n,
+    seed=s, style="b")`` is what a perfect A→B translation of ``digits_domain("a", n,
+    seed=s)`` looks like, the bench's upper bound."""
+    style = domain if style is None else style
+    for name, value in (("domain", domain), ("style", style)):
+        if value not in ("a", "b"):
+            raise ValueError(f"{name} must be 'a' or 'b'; got {value!r}.")
+    # two streams, so that the style does not change the digits drawn
+    shapes = np.random.default_rng([seed, ord(domain), 10])
+    strokes_rng = np.random.default_rng([seed, ord(domain), ord(style), 11])
+    labels = shapes.integers(10, size=n)
     images = np.empty((n, size, size, 3), np.uint8)
+    handwritten = style == "b"
     for i, label in enumerate(labels):
-        handwritten = domain == "b"
-        height = size * (rng.uniform(0.55, 0.75) if handwritten else 0.6)
-        width = height * (rng.uniform(0.45, 0.65) if handwritten else 0.5)
-        slant = rng.uniform(0.1, 0.35) if handwritten else 0.0
-        cx = size / 2 + (rng.uniform(-2, 2) if handwritten else 0.0)
-        cy = size / 2 + (rng.uniform(-2, 2) if handwritten else 0.0)
+        height = size * shapes.uniform(0.5, 0.75)
+        width = height * shapes.uniform(0.45, 0.65)
+        cx, cy = size / 2 + shapes.uniform(-2, 2, 2)
+        slant = strokes_rng.uniform(0.1, 0.35) if handwritten else 0.0
         jitter = 0.06 if handwritten else 0.0
 
         def point(p):
-            x, y = (p[0] + rng.normal(0, jitter) - 0.5, p[1] + rng.normal(0, jitter) - 0.5)
+            x, y = (p[0] + strokes_rng.normal(0, jitter) - 0.5,
+                    p[1] + strokes_rng.normal(0, jitter) - 0.5)
             return (cx + x * width - slant * y * height, cy + y * height)
 
         strokes = [(point(_SEGMENTS[s][0]), point(_SEGMENTS[s][1]))
                    for s in _DIGIT_SEGMENTS[label]]
-        ink = _draw_strokes(size, strokes, rng.uniform(2.5, 3.5) if handwritten else 1.3)
+        ink = _draw_strokes(size, strokes,
+                            strokes_rng.uniform(2.5, 3.5) if handwritten else 1.3)
         if handwritten:
-            page = rng.uniform(20, 60) + rng.normal(0, 8, (size, size))
-            pen = rng.uniform(200, 250)
+            page = strokes_rng.uniform(20, 60) + strokes_rng.normal(0, 8, (size, size))
+            pen = strokes_rng.uniform(200, 250)
         else:
             page = np.full((size, size), 235.0)
             pen = 30.0
