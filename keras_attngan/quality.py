@@ -161,7 +161,8 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
         a, _ = tasks.digits_domain("a", TRAIN_IMAGES, size, seed)
         b, _ = tasks.digits_domain("b", TRAIN_IMAGES, size, seed)
         # the classifier's data: labelled source to translate, real target to test on
-        source, source_labels = tasks.digits_domain("a", 1000, size, seed + 1000)
+        source_seed = seed + 1000  # the perfect translation redraws these digits
+        source, source_labels = tasks.digits_domain("a", 1000, size, source_seed)
         target, target_labels = tasks.digits_domain("b", 1000, size, seed + 2000)
 
     def run(name: str, given: dict[str, Any]) -> dict[str, Any]:
@@ -195,7 +196,7 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
 
         result["no_translation"] = domain_adaptation_accuracy(source, source_labels, target,
                                                               target_labels)
-        perfect, _ = tasks.digits_domain("a", 1000, size, seed + 1000, style="b")
+        perfect, _ = tasks.digits_domain("a", 1000, size, source_seed, style="b")
         result["perfect_translation"] = domain_adaptation_accuracy(
             perfect, source_labels, target, target_labels)
         held_out, held_out_labels = tasks.digits_domain("b", 1000, size, seed + 3000)

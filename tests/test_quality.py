@@ -115,7 +115,7 @@ def test_digits_task_needs_a_translation_that_keeps_each_digit():
     centre_a = (ink_a.sum(2) * rows).sum(1) / ink_a.sum((1, 2))
     centre_b = (ink_b.sum(2) * rows).sum(1) / ink_b.sum((1, 2))
     assert np.median(np.abs(centre_a - centre_b)) < 1.0
-    assert np.mean(np.abs(perfect.astype(int) - target[:1].astype(int))) > 5
+    assert np.mean(np.abs(perfect.astype(int) - source.astype(int))) > 100  # page inverted
 
     accuracy = kag.metrics.domain_adaptation_accuracy
     target_trained = accuracy(held_out, held_out_labels, target, target_labels, epochs=8)
