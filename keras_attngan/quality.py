@@ -113,18 +113,22 @@ def _hparams(model: str, image_size: int, given: dict[str, Any]) -> dict[str, An
 def train_on_task(model: str, a: np.ndarray, b: np.ndarray, steps: int, batch_size: int = 1,
                   seed: int = 0, log_dir: str | None = None, verbose: int = 0,
                   callbacks: list | None = None, augment: bool = True,
+                  labels_a: np.ndarray | None = None,
                   **hparams) -> tuple[keras.Model, dict]:
     """``model`` built with ``hparams``, trained ``steps`` steps on the unpaired ``a``,
     ``b`` (epochs of ``len(a)`` images; the model's schedule scaled to the run), and its
     history. ``log_dir``: TensorBoard scalars, sample grids and backups there.
-    ``augment``: random horizontal flips (the images are loaded at their size: no crop)."""
+    ``augment``: random horizontal flips (the images are loaded at their size: no crop).
+    ``labels_a``: integer labels of ``a``, for a model built to train with them
+    (DA-GAN with ``n_classes``)."""
     keras.utils.set_random_seed(seed)
     net = build(model, **hparams)
     net.compile()
     per_epoch = max(1, min(steps, len(a) // batch_size))
     epochs = math.ceil(steps / per_epoch)
     data = unpaired(a, b, image_size=net.image_size, load_size=net.image_size,
-                    batch_size=batch_size, augment=augment, seed=seed).repeat()
+                    batch_size=batch_size, augment=augment, seed=seed,
+                    labels_a=labels_a).repeat()
     callbacks = list(callbacks or [])
     if log_dir is not None:
         from keras_attngan.training.callbacks import default
@@ -158,7 +162,7 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
         test, test_masks = tasks.texture_domain("a", TEST_IMAGES, size, seed + 1000)
         empty = tasks.empty_images(TEST_IMAGES // 2, size, seed + 1000)
     else:
-        a, _ = tasks.digits_domain("a", TRAIN_IMAGES, size, seed)
+        a, a_labels = tasks.digits_domain("a", TRAIN_IMAGES, size, seed)
         b, _ = tasks.digits_domain("b", TRAIN_IMAGES, size, seed)
         # the classifier's data: labelled source to translate, real target to test on
         source_seed = seed + 1000  # the perfect translation redraws these digits
@@ -167,6 +171,9 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
 
     def run(name: str, given: dict[str, Any]) -> dict[str, Any]:
         settings = _hparams(name, size, given)
+        # the source labels go to a model built to learn from them (DA-GAN's Sec. 3.1
+        # regularisation: --set n_classes=10), never to the reference
+        labels = a_labels if task == "digits" and settings.get("n_classes") else None
         callbacks = []
         if task == "texture" and name != "cyclegan":
             from keras_attngan.training.callbacks import MaskIoU
@@ -176,7 +183,7 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
         net, history = train_on_task(
             name, a, b, steps, batch_size, seed, callbacks=callbacks, verbose=verbose,
             # a mirrored seven-segment 2 is a 5, and B's slant would go both ways
-            augment=task == "texture",
+            augment=task == "texture", labels_a=labels,
             log_dir=os.path.join(log_dir, name) if log_dir else None, **settings)
         seconds = time.perf_counter() - start
         if task == "texture":

@@ -205,3 +205,25 @@ def test_digits_are_trained_without_flips_textures_with(monkeypatch):
         if task == "digits":
             assert "perfect" in quality.format_quality(result)
     assert seen == [False, True]
+
+
+def test_digits_bench_gives_the_source_labels_to_a_model_that_learns_from_them(
+        monkeypatch):
+    # DA-GAN's Sec. 3.1 regularisation (--set n_classes=10) needs the source labels in
+    # its batches; a model without a classifier, and the reference, train without them
+    seen = []
+    real_unpaired = quality.unpaired
+
+    def recording(*args, **kwargs):
+        seen.append(kwargs.get("labels_a"))
+        return real_unpaired(*args, **kwargs)
+
+    monkeypatch.setattr(quality, "unpaired", recording)
+    monkeypatch.setattr(kag.metrics, "domain_adaptation_accuracy", lambda *a, **k: 0.5)
+    tiny = {"nf": 4, "ngf": 4, "ndf": 4, "n_blocks": 1}
+    quality.bench_quality("dagan", task="digits", steps=1, reference=False, n_classes=10,
+                          **tiny)
+    _, expected = tasks.digits_domain("a", quality.TRAIN_IMAGES, 32, 0)
+    np.testing.assert_array_equal(seen[0], expected)
+    quality.bench_quality("dagan", task="digits", steps=1, reference=False, **tiny)
+    assert seen[1] is None
