@@ -187,43 +187,41 @@ def test_bench_quality_from_the_command_line(capsys):
     assert exit_info.value.code == 2
 
 
-def test_digits_are_trained_without_flips_textures_with(monkeypatch):
-    # a mirrored seven-segment 2 is a 5: flipped training images would make "keep the
-    # class" and "mirror it" equally good translations
-    seen = []
+@pytest.fixture
+def unpaired_calls(monkeypatch):
+    """The keyword arguments of each ``unpaired`` call the bench makes, with the
+    classifier's accuracy stubbed out (these tests look at how the bench trains)."""
+    calls = []
     real_unpaired = quality.unpaired
 
     def recording(*args, **kwargs):
-        seen.append(kwargs["augment"])
+        calls.append(kwargs)
         return real_unpaired(*args, **kwargs)
 
     monkeypatch.setattr(quality, "unpaired", recording)
     monkeypatch.setattr(kag.metrics, "domain_adaptation_accuracy", lambda *a, **k: 0.5)
+    return calls
+
+
+def test_digits_are_trained_without_flips_textures_with(unpaired_calls):
+    # a mirrored seven-segment 2 is a 5: flipped training images would make "keep the
+    # class" and "mirror it" equally good translations
     tiny = {"ngf": 4, "ndf": 4, "n_blocks": 1}
     for task in ("digits", "texture"):
         result = quality.bench_quality("cyclegan", task=task, steps=1, image_size=32, **tiny)
         if task == "digits":
             assert "perfect" in quality.format_quality(result)
-    assert seen == [False, True]
+    assert [call["augment"] for call in unpaired_calls] == [False, True]
 
 
 def test_digits_bench_gives_the_source_labels_to_a_model_that_learns_from_them(
-        monkeypatch):
+        unpaired_calls):
     # DA-GAN's Sec. 3.1 regularisation (--set n_classes=10) needs the source labels in
     # its batches; a model without a classifier, and the reference, train without them
-    seen = []
-    real_unpaired = quality.unpaired
-
-    def recording(*args, **kwargs):
-        seen.append(kwargs.get("labels_a"))
-        return real_unpaired(*args, **kwargs)
-
-    monkeypatch.setattr(quality, "unpaired", recording)
-    monkeypatch.setattr(kag.metrics, "domain_adaptation_accuracy", lambda *a, **k: 0.5)
     tiny = {"nf": 4, "ngf": 4, "ndf": 4, "n_blocks": 1}
     quality.bench_quality("dagan", task="digits", steps=1, reference=False, n_classes=10,
                           **tiny)
     _, expected = tasks.digits_domain("a", quality.TRAIN_IMAGES, 32, 0)
-    np.testing.assert_array_equal(seen[0], expected)
+    np.testing.assert_array_equal(unpaired_calls[0].get("labels_a"), expected)
     quality.bench_quality("dagan", task="digits", steps=1, reference=False, **tiny)
-    assert seen[1] is None
+    assert unpaired_calls[1].get("labels_a") is None
