@@ -28,7 +28,7 @@ import numpy as np
 
 from keras_attngan.data import tasks
 from keras_attngan.data.pipeline import unpaired
-from keras_attngan.models import build
+from keras_attngan.models import build, get_class
 
 TASKS = ("texture", "digits")
 TASK_IMAGE_SIZE = {"texture": 64, "digits": 32}
@@ -124,7 +124,7 @@ def train_on_task(model: str, a: np.ndarray, b: np.ndarray, steps: int, batch_si
     history. ``log_dir``: TensorBoard scalars, sample grids and backups there.
     ``augment``: random horizontal flips (the images are loaded at their size: no crop).
     ``labels_a``: integer labels of ``a``, for a model built to train with them
-    (DA-GAN with ``n_classes``)."""
+    (unit_da; DA-GAN with ``n_classes``)."""
     keras.utils.set_random_seed(seed)
     net = build(model, **hparams)
     net.compile()
@@ -159,6 +159,9 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
         raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
     if steps < 1:
         raise ValueError(f"steps must be positive; got {steps}.")
+    if task != "digits" and get_class(model).needs_source_labels:
+        raise ValueError(f"{model} trains with labelled source images, which only the "
+                         "digits task has: pass --task digits.")
     size = int(hparams.pop("image_size", None) or TASK_IMAGE_SIZE[task])
     if task == "texture":
         a, _ = tasks.texture_domain("a", TRAIN_IMAGES, size, seed)
@@ -175,9 +178,10 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
 
     def run(name: str, given: dict[str, Any]) -> dict[str, Any]:
         settings = _hparams(name, size, given)
-        # the source labels go to a model built to learn from them (DA-GAN's Sec. 3.1
-        # regularisation: --set n_classes=10), never to the reference
-        labels = a_labels if task == "digits" and settings.get("n_classes") else None
+        # the source labels go to a model built to learn from them (unit_da; DA-GAN's
+        # Sec. 3.1 regularisation: --set n_classes=10), never to the reference
+        learns_labels = get_class(name).needs_source_labels or settings.get("n_classes")
+        labels = a_labels if task == "digits" and learns_labels else None
         callbacks = []
         if task == "texture" and name != "cyclegan":
             from keras_attngan.training.callbacks import MaskIoU

@@ -225,3 +225,11 @@ def test_digits_bench_gives_the_source_labels_to_a_model_that_learns_from_them(
     np.testing.assert_array_equal(unpaired_calls[0].get("labels_a"), expected)
     quality.bench_quality("dagan", task="digits", steps=1, reference=False, **tiny)
     assert unpaired_calls[1].get("labels_a") is None
+    # unit_da always trains with them (UNIT's Sec. 4: a classifier on the source)
+    quality.bench_quality("unit_da", task="digits", steps=1, reference=False, ngf=4, ndf=4)
+    np.testing.assert_array_equal(unpaired_calls[2].get("labels_a"), expected)
+
+
+def test_texture_bench_refuses_a_model_that_needs_labels():
+    with pytest.raises(ValueError, match="--task digits"):
+        quality.bench_quality("unit_da", task="texture", steps=1)
