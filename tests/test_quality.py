@@ -230,6 +230,10 @@ def test_digits_bench_gives_the_source_labels_to_a_model_that_learns_from_them(
     np.testing.assert_array_equal(unpaired_calls[2].get("labels_a"), expected)
 
 
-def test_texture_bench_refuses_a_model_that_needs_labels():
+def test_texture_bench_refuses_a_model_that_needs_labels(capsys):
     with pytest.raises(ValueError, match="--task digits"):
         quality.bench_quality("unit_da", task="texture", steps=1)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bench", "quality", "--model", "unit_da", "--steps", "1"])
+    assert exit_info.value.code == 2
+    assert "--task digits" in capsys.readouterr().err
