@@ -712,12 +712,8 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
               f" MB after building the model and Keras inference; this machine's 4096^2 "
               f"float32 matmul in TF: {result['matmul_gflop_per_second']:.0f} GFLOP/s")
     elif args.what == "quality":
-        import keras_attngan as kag
         from keras_attngan import quality
 
-        if args.task != "digits" and kag.models.get_class(args.model).needs_source_labels:
-            _fail(f"{args.model} trains with labelled source images, which only the digits "
-                  "task has: pass --task digits.")
         result = quality.bench_quality(args.model, task=args.task, steps=args.steps,
                                        batch_size=args.batch_size, seed=args.seed,
                                        reference=args.reference, log_dir=args.log_dir,

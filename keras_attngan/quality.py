@@ -26,7 +26,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from keras_attngan.data import tasks
+from keras_attngan.data import DataError, tasks
 from keras_attngan.data.pipeline import unpaired
 from keras_attngan.models import build, get_class
 
@@ -160,8 +160,9 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
     if steps < 1:
         raise ValueError(f"steps must be positive; got {steps}.")
     if task != "digits" and get_class(model).needs_source_labels:
-        raise ValueError(f"{model} trains with labelled source images, which only the "
-                         "digits task has: pass --task digits.")
+        # a DataError (a ValueError) names the data the model lacks; the CLI exits 2 on it
+        raise DataError(f"{model} trains with labelled source images, which only the "
+                        "digits task has: pass --task digits.")
     size = int(hparams.pop("image_size", None) or TASK_IMAGE_SIZE[task])
     if task == "texture":
         a, _ = tasks.texture_domain("a", TRAIN_IMAGES, size, seed)
