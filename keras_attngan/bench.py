@@ -36,12 +36,12 @@ class _StepTimer(keras.callbacks.Callback):
 
 def training_batch(model, images):
     """A training batch of ``images`` in the structure the model trains on: (a, b),
-    (a, b, source labels) for unit_da, (images, domain labels) for multi-domain models
-    (labels 0: the bench times steps, it does not learn)."""
+    (a, b, source labels) for a model that trains with them, (images, domain labels)
+    for multi-domain models (labels 0: the bench times steps, it does not learn)."""
     labels = tf.zeros((images.shape[0],), tf.int64)
     if getattr(model, "needs_domain_labels", False):
         return images, labels
-    if getattr(model, "needs_source_labels", False):
+    if type(model).trains_with_source_labels(model.get_config()):
         return images, images, labels
     return images, images
 

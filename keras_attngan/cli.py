@@ -164,7 +164,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                   "the run's length; set them explicitly to keep them where they were).")
 
     # Load (and check) each side once; training and sample pipelines share the sources.
-    labelled = kag.models.get_class(args.model).needs_source_labels
+    labelled = kag.models.get_class(args.model).trains_with_source_labels(hparams)
     data_options = {}
     if multidomain:
         _, domain_labels, domain_names = kag.data.domain_files(args.data)

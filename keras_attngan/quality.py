@@ -159,7 +159,7 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
         raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
     if steps < 1:
         raise ValueError(f"steps must be positive; got {steps}.")
-    if task != "digits" and get_class(model).needs_source_labels:
+    if task != "digits" and get_class(model).trains_with_source_labels(hparams):
         # a DataError (a ValueError) names the data the model lacks; the CLI exits 2 on it
         raise DataError(f"{model} trains with labelled source images, which only the "
                         "digits task has: pass --task digits.")
@@ -181,7 +181,7 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
         settings = _hparams(name, size, given)
         # the source labels go to a model built to learn from them (unit_da; DA-GAN's
         # Sec. 3.1 regularisation: --set n_classes=10), never to the reference
-        learns_labels = get_class(name).needs_source_labels or settings.get("n_classes")
+        learns_labels = get_class(name).trains_with_source_labels(settings)
         labels = a_labels if task == "digits" and learns_labels else None
         callbacks = []
         if task == "texture" and name != "cyclegan":

@@ -126,3 +126,24 @@ def test_attended_regions_cover_the_object_more_often_than_chance():
     covered, chance = covered_and_chance()
     # seeds 0-4 give 0.46-0.58 against 0.29-0.33
     assert covered > 1.3 * chance, (covered, chance)
+
+
+def test_trains_from_the_command_line_with_class_folders_when_it_classifies(tmp_path):
+    # --set n_classes=N turns on Sec. 3.1's classifier: the CLI then reads the labels
+    # from A's class sub-folders, as for unit_da (it used to train without them and fail)
+    from conftest import write_images
+    from keras_attngan import cli
+
+    assert not kag.models.get_class("dagan").trains_with_source_labels({})
+    assert kag.models.get_class("dagan").trains_with_source_labels({"n_classes": 3})
+    glyphs, labels = kag.data.builtin.make_glyphs(12, 32, 3, seed=0)
+    for k in range(3):
+        write_images(str(tmp_path / "A" / str(k)), glyphs[labels == k])
+    write_images(str(tmp_path / "B"), kag.data.builtin.make_glyphs(8, 32, 3, seed=1,
+                                                                   invert=True)[0])
+    result = cli.main(["train", "--model", "dagan", "--data-a", str(tmp_path / "A"),
+                       "--data-b", str(tmp_path / "B"), "--image-size", "32",
+                       "--batch-size", "4", "--epochs", "1", "--verbose", "0",
+                       "--set", "n_classes=3", "--set", "nf=8", "--set", "ngf=8",
+                       "--set", "ndf=8", "--set", "n_blocks=1", "--out", str(tmp_path / "run")])
+    assert len(result["history"]["cls"]) == 1

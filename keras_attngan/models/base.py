@@ -619,6 +619,12 @@ class TranslationGAN(keras.Model):
             images.append(ops.cast(x, self.compute_dtype))
         return images[0], images[1]
 
+    @classmethod
+    def trains_with_source_labels(cls, hparams: Mapping[str, Any]) -> bool:
+        """Whether the model built with ``hparams`` trains on labelled A images, so its
+        batches must carry them (``unpaired(..., labels_a=...)``)."""
+        return cls.needs_source_labels
+
     @staticmethod
     def unpack_labels(data):
         """The A images' labels when the batch carries them (``unpaired(...,

@@ -155,6 +155,10 @@ class DAGAN(TranslationGAN):
         nets = [self.discriminator_1] + ([self.discriminator_2] if self.use_d2 else [])
         return [v for net in nets for v in net.trainable_variables]
 
+    @classmethod
+    def trains_with_source_labels(cls, hparams) -> bool:
+        return bool(hparams.get("n_classes"))  # Sec. 3.1's classifier on the regions
+
     # ----------------------------------------------------- the deep attention encoder
     def attend(self, x, training=False):
         """(region centres (B, N, 2) as (x, y) in [0, 1], masks (B, H, W, N))."""
