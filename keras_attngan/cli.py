@@ -717,7 +717,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         result = quality.bench_quality(args.model, task=args.task, steps=args.steps,
                                        batch_size=args.batch_size, seed=args.seed,
                                        reference=args.reference, log_dir=args.log_dir,
-                                       image_size=args.image_size,
+                                       image_size=args.image_size, learning_rate=args.lr,
                                        verbose=1 if sys.stderr.isatty() else 0,
                                        **_hparams(args.set))
         print(quality.format_quality(result))
@@ -943,6 +943,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--no-reference", dest="reference", action="store_false",
                    help="quality: skip training CycleGAN as the reference")
     b.add_argument("--seed", type=int, default=0, help="quality: data and training seed")
+    b.add_argument("--lr", type=float, default=None,
+                   help="quality: the model's learning rate (default: the benchmark's "
+                        "choice for its budget where it has one, else the paper's)")
     b.add_argument("--log-dir", default=None,
                    help="quality: keep TensorBoard logs and sample grids here")
     b.add_argument("--json", action="store_true", help="also print the figures as JSON")

@@ -11,6 +11,7 @@ import scipy.ndimage
 import keras_attngan as kag
 from keras_attngan import cli, quality
 from keras_attngan.data import tasks
+from keras_attngan.models import CycleGAN, UNIT
 from keras_attngan.models.base import MaskCollapseWarning
 
 
@@ -237,3 +238,29 @@ def test_texture_bench_refuses_a_model_that_needs_labels(capsys):
         cli.main(["bench", "quality", "--model", "unit_da", "--steps", "1"])
     assert exit_info.value.code == 2
     assert "--task digits" in capsys.readouterr().err
+
+
+def test_bench_quality_trains_at_the_rate_for_its_budget_or_the_one_given(monkeypatch,
+                                                                          capsys):
+    # UNIT's paper rate is for runs of ~100k iterations: the bench trains it at its own
+    # choice for 3,000 steps, the reference at its paper's, and --lr overrides the model's
+    rates = []
+    real_train_on_task = quality.train_on_task
+
+    def recording(name, *args, **kwargs):
+        net, history = real_train_on_task(name, *args, **kwargs)
+        rates.append((name, net.base_learning_rates["generator"]))
+        return net, history
+
+    monkeypatch.setattr(quality, "train_on_task", recording)
+    monkeypatch.setattr(kag.metrics, "domain_adaptation_accuracy", lambda *a, **k: 0.5)
+    result = quality.bench_quality("unit", task="digits", steps=1, ngf=4, ndf=4)
+    assert rates == [("unit", pytest.approx(quality.SMALL_BUDGET_LEARNING_RATES["unit"])),
+                     ("cyclegan", pytest.approx(CycleGAN.learning_rate))]
+    assert quality.SMALL_BUDGET_LEARNING_RATES["unit"] != UNIT.learning_rate
+    assert [r["learning_rate"] for r in result["results"]] == [pytest.approx(r)
+                                                               for _, r in rates]
+    cli.main(["bench", "quality", "--model", "unit", "--task", "digits", "--steps", "1",
+              "--no-reference", "--lr", "5e-5", "--set", "ngf=4", "--set", "ndf=4"])
+    assert rates[-1] == ("unit", pytest.approx(5e-5))
+    assert "5e-05" in capsys.readouterr().out
