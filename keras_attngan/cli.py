@@ -8,7 +8,7 @@ import os
 import shutil
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 RUN_CONFIG = "run.json"
 
@@ -45,6 +45,20 @@ def _fail(message: str) -> None:
     prefix = f"attngan {_VERB}" if _VERB else "attngan"
     print(f"{prefix}: error: {message}", file=sys.stderr)
     raise SystemExit(2)
+
+
+def _positive(kind: type) -> Callable[[str], Any]:
+    """An argparse type: a number of ``kind`` above 0 (else exit 2 naming the value)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a {kind.__name__}; got {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be above 0; got {text}")
+        return value
+    return parse
 
 
 def _check_model_options(args: argparse.Namespace) -> None:
@@ -803,7 +817,8 @@ def parser() -> argparse.ArgumentParser:
                    help="epoch where linear LR decay to 0 starts (default: the paper's "
                         "proportion of --epochs; = --epochs for none)")
     t.add_argument("--batch-size", type=int, default=1, help="global batch size")
-    t.add_argument("--lr", type=float, default=None, help="learning rate (paper default)")
+    t.add_argument("--lr", type=_positive(float), default=None,
+                   help="learning rate (paper default)")
     t.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="model hyper-parameter, e.g. --set ngf=32 --set n_blocks=6")
     t.add_argument("--out", required=True, help="run folder (checkpoints, logs, samples)")
@@ -911,7 +926,7 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--batch-size", type=int, default=4)
     d.add_argument("--ngf", type=int, default=16)
     d.add_argument("--blocks", type=int, default=4)
-    d.add_argument("--lr", type=float, default=2e-4)
+    d.add_argument("--lr", type=_positive(float), default=2e-4)
     d.add_argument("--lambda-cycle", type=float, default=10.0)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--verbose", type=int, default=None,
@@ -927,7 +942,7 @@ def parser() -> argparse.ArgumentParser:
                    help="default 128 for train, 256 for data")
     b.add_argument("--batch-size", type=int, default=None,
                    help="default 1; 32 for evaluate")
-    b.add_argument("--steps", type=int, default=None,
+    b.add_argument("--steps", type=_positive(int), default=None,
                    help="timed steps (train, default 10), pairs (data, default 256) or "
                         "images (evaluate, default 2000) or training steps (quality, "
                         "default 3000)")
@@ -943,7 +958,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--no-reference", dest="reference", action="store_false",
                    help="quality: skip training CycleGAN as the reference")
     b.add_argument("--seed", type=int, default=0, help="quality: data and training seed")
-    b.add_argument("--lr", type=float, default=None,
+    b.add_argument("--lr", type=_positive(float), default=None,
                    help="quality: the model's learning rate (default: the benchmark's "
                         "choice for its budget where it has one, else the paper's)")
     b.add_argument("--log-dir", default=None,

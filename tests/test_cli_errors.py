@@ -51,6 +51,8 @@ TRAIN = ["train", "--data-a", "a", "--data-b", "b", "--out", "never"]
     (["--set", "ngf"], ["attngan train: error:", "NAME=VALUE"]),
     (["--image-size", "30"], ["attngan train: error:", "--image-size 30", "multiple of 4"]),
     (["--image-size", "x"], ["attngan train: error:", "invalid int value"]),
+    (["--lr", "0"], ["attngan train: error:", "--lr", "must be above 0"]),
+    (["--lr", "fast"], ["attngan train: error:", "--lr", "expected a float", "'fast'"]),
 ])
 def test_train_option_mistakes(capsys, extra, expected, tmp_path):
     fails(capsys, TRAIN + extra, *expected)
@@ -60,6 +62,13 @@ def test_train_option_mistakes(capsys, extra, expected, tmp_path):
 def test_bench_set_type(capsys):
     fails(capsys, ["bench", "train", "--set", "n_blocks=2.5"], "attngan bench train: error:",
           "n_blocks", "2.5")
+
+
+@pytest.mark.parametrize("extra", [["--steps", "-1"], ["--steps", "0"], ["--lr=-2e-4"]])
+def test_bench_quality_refuses_what_cannot_train(capsys, extra):
+    # --steps 0 used to fall back to the default 3,000 and -1 ended in a traceback
+    fails(capsys, ["bench", "quality", "--model", "unit", "--task", "digits"] + extra,
+          "attngan bench: error:", f"argument {extra[0].split('=')[0]}", "must be above 0")
 
 
 def test_model_names_and_metrics_match_the_registries():
