@@ -122,6 +122,13 @@ def _hparams(model: str, image_size: int, given: dict[str, Any]) -> dict[str, An
     return {**SMALL_IMAGE_HPARAMS.get(model, {}), **given, "image_size": image_size}
 
 
+def _learning_rate(model: str, given: float | None) -> float:
+    """``given``, else the bench's rate for ``model``, else its paper's."""
+    if given is None:
+        given = SMALL_BUDGET_LEARNING_RATES.get(model, get_class(model).learning_rate)
+    return float(given)
+
+
 def train_on_task(model: str, a: np.ndarray, b: np.ndarray, steps: int, batch_size: int = 1,
                   seed: int = 0, log_dir: str | None = None, verbose: int = 0,
                   callbacks: list | None = None, augment: bool = True,
@@ -189,9 +196,7 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
         target, target_labels = tasks.digits_domain("b", 1000, size, seed + 2000)
 
     def run(name: str, given: dict[str, Any], rate: float | None) -> dict[str, Any]:
-        settings = _hparams(name, size, given)
-        rate = SMALL_BUDGET_LEARNING_RATES.get(name) if rate is None else rate
-        rate = float(get_class(name).learning_rate if rate is None else rate)
+        settings, rate = _hparams(name, size, given), _learning_rate(name, rate)
         # the source labels go to a model built to learn from them (unit_da; DA-GAN's
         # Sec. 3.1 regularisation: --set n_classes=10), never to the reference
         learns_labels = get_class(name).trains_with_source_labels(settings)
