@@ -656,7 +656,7 @@ def _add_train_evaluation_arguments(t: argparse.ArgumentParser) -> None:
     g.add_argument("--eval-data-a", default=None,
                    help="held-out images of domain A (as --data-a); turns evaluation on")
     g.add_argument("--eval-data-b", default=None, help="held-out images of domain B")
-    g.add_argument("--eval-every", type=int, default=None,
+    g.add_argument("--eval-every", type=_positive(int), default=None,
                    help="epochs between evaluations (default 1 with --eval-data-a/b)")
     g.add_argument("--eval-metric", choices=("kid", "fid"), default="kid")
     g.add_argument("--eval-direction", default=None, help="default: the model's first")
@@ -666,7 +666,7 @@ def _add_train_evaluation_arguments(t: argparse.ArgumentParser) -> None:
                         "tests only)")
     g.add_argument("--eval-feature-network", default=None,
                    help="a .keras model to use as the feature network instead")
-    g.add_argument("--kid-subset-size", type=int, default=50)
+    g.add_argument("--kid-subset-size", type=_positive(int), default=50)
 
 
 def _evaluation_callbacks(args: argparse.Namespace, model) -> list:
@@ -681,8 +681,6 @@ def _evaluation_callbacks(args: argparse.Namespace, model) -> list:
     if not all(held_out):
         _fail("evaluation during training compares translations with real images of the "
               "other domain: pass both --eval-data-a and --eval-data-b.")
-    if args.eval_every is not None and args.eval_every < 1:
-        _fail(f"--eval-every must be a positive number of epochs; got {args.eval_every}.")
     if args.eval_feature_network and args.inception_weights is not None:
         _fail("--eval-feature-network replaces InceptionV3; drop --inception-weights.")
     callback = PeriodicEvaluation(

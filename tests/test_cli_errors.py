@@ -53,6 +53,10 @@ TRAIN = ["train", "--data-a", "a", "--data-b", "b", "--out", "never"]
     (["--image-size", "x"], ["attngan train: error:", "invalid int value"]),
     (["--lr", "0"], ["attngan train: error:", "--lr", "must be above 0"]),
     (["--lr", "fast"], ["attngan train: error:", "--lr", "expected a float", "'fast'"]),
+    # the evaluation options are refused before any data is read, with or without it
+    (["--eval-every", "0"], ["attngan train: error:", "--eval-every", "must be above 0"]),
+    (["--kid-subset-size", "-5"], ["attngan train: error:", "--kid-subset-size",
+                                   "must be above 0"]),
 ])
 def test_train_option_mistakes(capsys, extra, expected, tmp_path):
     fails(capsys, TRAIN + extra, *expected)

@@ -112,6 +112,17 @@ def test_wrong_image_size_in_training_fails_clearly(tiny_cyclegan, demo_arrays):
         kag.models.build("cyclegan", image_size=30)
 
 
+def test_a_rate_that_cannot_train_is_refused_at_compile():
+    model = kag.models.build("cyclegan", **TINY)
+    with pytest.raises(ValueError, match=r"learning_rate must be above 0; got 0\.0\. The "
+                                         r"paper's rate for CycleGAN is 0\.0002"):
+        model.compile(learning_rate=0.0)
+    with pytest.raises(ValueError, match=r"learning_rates\['discriminator'\] .* got -0\.001"):
+        model.compile(learning_rates={"discriminator": np.float32(-1e-3)})
+    model.compile(learning_rate=1e-4)  # and a positive one is taken
+    assert model.base_learning_rates["generator"] == pytest.approx(1e-4)
+
+
 def test_mixed_precision_step_uses_loss_scaling(demo_arrays):
     keras.mixed_precision.set_global_policy("mixed_float16")
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import warnings
 from typing import Any, Mapping, Sequence
 
@@ -352,6 +353,11 @@ class TranslationGAN(keras.Model):
         beta_1 = self.adam_beta_1 if beta_1 is None else beta_1
         beta_2 = self.adam_beta_2 if beta_2 is None else beta_2
         learning_rates, optimizers = dict(learning_rates or {}), dict(optimizers or {})
+        for name, rate in [("learning_rate", learning_rate), *(
+                (f"learning_rates[{role!r}]", r) for role, r in learning_rates.items())]:
+            if isinstance(rate, numbers.Real) and not rate > 0:
+                raise ValueError(f"{name} must be above 0; got {rate}. The paper's rate for "
+                                 f"{type(self).__name__} is {self.learning_rate}.")
         unknown = (set(learning_rates) | set(optimizers)) - set(self.optimizer_roles)
         if unknown:
             raise ValueError(f"{type(self).__name__} has optimiser roles "
