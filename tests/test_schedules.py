@@ -89,11 +89,41 @@ def test_aggan_curriculum_and_cyclegan_decay_in_plain_fit(tiny_data):
     assert history["learning_rate"] == pytest.approx([2e-4, 2e-4, 2e-4 * 2 / 3, 2e-4 / 3])
 
 
+def test_aggan_curriculum_ramps_over_its_steps_in_plain_fit_and_on_resume(tiny_data):
+    """r rises from 0.01 to 0.5 over curriculum_ramp_steps (4 steps: 2 epochs of 2), an
+    equal share per epoch from the switch's; a run resumed mid-ramp lands on the same r;
+    at the paper's 1,067 steps per epoch the ramp is the paper's switch."""
+    data = tiny_data.repeat()
+    ramped = [0.01, 0.01, 0.255, 0.5, 0.5]
+    model = build("aggan", **TINY, curriculum_epoch=1, curriculum_ramp_steps=3)
+    assert model.fit(data, epochs=5, steps_per_epoch=2, verbose=0).history[
+        "curriculum_r"] == pytest.approx([0.01, 0.255, 0.5, 0.5, 0.5])
+    model = build("aggan", **TINY, curriculum_epoch=2, curriculum_ramp_steps=4)
+    assert model.fit(data, epochs=5, steps_per_epoch=2, verbose=0).history[
+        "curriculum_r"] == pytest.approx(ramped)
+    resumed = build("aggan", **TINY, curriculum_epoch=2, curriculum_ramp_steps=4)
+    assert resumed.fit(data, epochs=5, initial_epoch=3, steps_per_epoch=2, verbose=0
+                       ).history["curriculum_r"] == pytest.approx(ramped[3:])
+    # the ramp ends inside the run, and is a switch at the paper's scale
+    model.start_schedule(3, 1)  # switch at epoch 2 of 3: one epoch left for the ramp
+    assert model.ramp_epochs() == 1
+    model = build("aggan", **TINY)
+    model.start_schedule(200, 1067)
+    assert model.ramp_epochs() == 1 and [model.curriculum_r(e) for e in (9, 10)] == [
+        0.01, 0.5]
+    assert "rises at once (the paper's switch)" in model.describe_schedule()
+    model.start_schedule(10, 300)  # the quality bench's run: 3 epochs of 300 steps
+    assert model.ramp_epochs() == 3
+    assert "linearly over 3 epochs, reaching 0.5 at epoch 7" in model.describe_schedule()
+    with pytest.raises(ValueError, match="curriculum_ramp_steps must be >= 0"):
+        build("aggan", **TINY, curriculum_ramp_steps=-1)
+
+
 def test_unset_switches_wait_for_their_minimum_steps(tiny_data):
     """Unset, the switch comes at the scaled epoch or once curriculum_min_steps steps
     have run, whichever is later: 4 steps in 2-step epochs put it at epoch 2, not 1."""
     data = tiny_data.repeat()
-    history = build("aggan", **TINY, curriculum_min_steps=4).fit(
+    history = build("aggan", **TINY, curriculum_min_steps=4, curriculum_ramp_steps=0).fit(
         data, epochs=4, steps_per_epoch=2, verbose=0).history
     assert history["curriculum_r"] == pytest.approx([0.01, 0.01, 0.5, 0.5])
     # 0: the paper's 5 %, kept inside the run (epoch 1); and the paper's own run

@@ -420,6 +420,7 @@ class TranslationGAN(keras.Model):
             resolved[milestone.name] = milestone.resolve(epochs, self.paper_epochs,
                                                          steps_per_epoch)
         self._run_epochs, self._milestones = epochs, resolved
+        self._steps_per_epoch = steps_per_epoch
         # a run too short for the scaled switches: say so (never a silent no-op)
         switches = [(m, resolved[m.name]) for m in self.schedule_epochs()
                     if not m.last_allowed]
