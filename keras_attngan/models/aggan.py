@@ -27,15 +27,15 @@ then falls to 0 everywhere (the identity). On ``attngan bench quality``'s 3,000-
 texture task the switch at step 300 did exactly that (mask IoU 0.00); at step 1,500
 the mask found the objects (IoU 0.85 one epoch after the switch).
 ``curriculum_min_steps=0`` gives the plain scaled epoch. Also beyond the paper: r
-rises from r_start to r_end over ``curriculum_ramp_steps`` (900) steps, in equal steps per
-epoch from the switch's, instead of at once: switched at once, the reconstruction terms'
-weight grows 50-fold in one step, and whether the mask then keeps the objects or falls to
-0 everywhere was down to the seed (same settings at 2e-4: IoU 0.89 with seed 0, 0.00 with
-seed 1); ramped over 900 steps, IoU 0.88, 0.85 and 0.88 with seeds 0, 1 and 2. Rounded up to whole epochs, 900 steps is one epoch of the paper's run (the
-paper's switch, unchanged) and three of the benchmark's 300-step epochs.
-``curriculum_ramp_steps=0`` switches at once. The discriminator
-objective is halved; image pool 50; Adam 1e-4, beta (0.5, 0.999), batch 1, 200 epochs
-with linear decay to 0 after 100.
+rises from r_start to r_end over ``curriculum_ramp_steps`` (900) steps, an equal share
+per epoch from the switch's, instead of at once. Switched at once, the reconstruction
+terms' weight grows 50-fold in one step, and whether the mask then keeps the objects or
+falls to 0 everywhere was down to the seed (the bench at 2e-4: IoU 0.89 with seed 0,
+0.00 with seed 1); ramped, IoU 0.88, 0.85 and 0.88 with seeds 0, 1 and 2. Rounded up to
+whole epochs, 900 steps is one epoch of the paper's run (its switch, unchanged) and
+three of the benchmark's 300-step epochs. ``curriculum_ramp_steps=0`` switches at once.
+The discriminator objective is halved; image pool 50; Adam 1e-4, beta (0.5, 0.999),
+batch 1, 200 epochs with linear decay to 0 after 100.
 
 From the paper: the fusion, the losses and their weights, the curriculum, the
 discriminators (C64-C128-C256-C512-C512, global average pooling, one output) and the
