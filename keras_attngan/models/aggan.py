@@ -58,7 +58,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_attngan import losses
-from keras_attngan.models.base import PACKAGE, Milestone, TranslationGAN
+from keras_attngan.models.base import PACKAGE, Milestone, TranslationGAN, step_count
 from keras_attngan.networks import global_discriminator, resnet_generator
 
 
@@ -106,13 +106,9 @@ class AGGAN(TranslationGAN):
         self.lambda_gan, self.lambda_cycle = float(lambda_gan), float(lambda_cycle)
         self.lambda_pixel, self.lambda_tv = float(lambda_pixel), float(lambda_tv)
         self.curriculum_epoch = None if curriculum_epoch is None else int(curriculum_epoch)
-        if curriculum_min_steps < 0:
-            raise ValueError(f"curriculum_min_steps must be >= 0; got {curriculum_min_steps}.")
-        self.curriculum_min_steps = int(curriculum_min_steps)
-        if curriculum_ramp_steps < 0:
-            raise ValueError(
-                f"curriculum_ramp_steps must be >= 0; got {curriculum_ramp_steps}.")
-        self.curriculum_ramp_steps = int(curriculum_ramp_steps)
+        self.curriculum_min_steps = step_count("curriculum_min_steps", curriculum_min_steps)
+        self.curriculum_ramp_steps = step_count("curriculum_ramp_steps",
+                                                curriculum_ramp_steps)
         self.r_start, self.r_end = float(r_start), float(r_end)
         self.attention_discriminator = bool(attention_discriminator)
         self.attention_loss, self.pixel_loss = bool(attention_loss), bool(pixel_loss)

@@ -206,6 +206,13 @@ def _first_replica(variable) -> np.ndarray:
     return np.array((values[0] if values else variable).numpy())
 
 
+def step_count(name: str, value: int) -> int:
+    """A schedule hyper-parameter counted in training steps (0: none), refused below 0."""
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0; got {value}.")
+    return int(value)
+
+
 def num_replicas() -> int:
     return tf.distribute.get_strategy().num_replicas_in_sync
 

@@ -66,7 +66,7 @@ from keras import ops
 
 from keras_attngan import losses
 from keras_attngan.layers import SwitchableInstanceNorm
-from keras_attngan.models.base import PACKAGE, Milestone, TranslationGAN
+from keras_attngan.models.base import PACKAGE, Milestone, TranslationGAN, step_count
 from keras_attngan.networks import attention_net, patch_discriminator, resnet_generator
 
 
@@ -117,10 +117,8 @@ class UAG(TranslationGAN):
         self.gan_mode, self.lambda_cycle = gan_mode, float(lambda_cycle)
         self.attention_stop_epoch = (None if attention_stop_epoch is None
                                      else int(attention_stop_epoch))
-        if attention_stop_min_steps < 0:
-            raise ValueError("attention_stop_min_steps must be >= 0; got "
-                             f"{attention_stop_min_steps}.")
-        self.attention_stop_min_steps = int(attention_stop_min_steps)
+        self.attention_stop_min_steps = step_count("attention_stop_min_steps",
+                                                   attention_stop_min_steps)
         self.threshold = float(threshold)
         self.cycle_loss, self.reuse_attention = bool(cycle_loss), bool(reuse_attention)
         self.attention_a, self.attention_b = bool(attention_a), bool(attention_b)
