@@ -93,6 +93,55 @@ class InstanceNormalization(layers.Layer):
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class RunningInstanceNorm(InstanceNormalization):
+    """Instance normalisation while training; at inference, normalisation by running
+    means of the training images' per-image statistics, as batch norm does with its
+    batch statistics (beyond the papers; UAG's ``attention_norm="running_instance"``).
+
+    Instance norm makes a network's output relative to the image it sees: an attention
+    network trained on images that all hold an object still finds an object-sized
+    region in an image without one, because normalising that image's features by its
+    own statistics makes its most object-like clutter stand out. With fixed statistics
+    the output at a pixel depends on its neighbourhood only. Training is unchanged.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, momentum: float = 0.99, **kwargs):
+        super().__init__(epsilon=epsilon, **kwargs)
+        self.momentum = momentum
+
+    def build(self, input_shape):
+        channels = (input_shape[-1],)
+        # "mean": each replica's update is averaged, so the statistics stay one value
+        self.moving_mean = self.add_weight(shape=channels, initializer="zeros",
+                                           trainable=False, autocast=False,
+                                           aggregation="mean", name="moving_mean")
+        self.moving_variance = self.add_weight(shape=channels, initializer="ones",
+                                               trainable=False, autocast=False,
+                                               aggregation="mean", name="moving_variance")
+        self.count = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                     autocast=False, aggregation="mean", name="count")
+
+    def call(self, x, training=None):
+        if training:
+            values = ops.cast(x, "float32")
+            mean = ops.mean(values, axis=(1, 2), keepdims=True)
+            variance = ops.mean(ops.square(values - mean), axis=(1, 2))
+            # the plain mean of the batches seen while they number under 1/(1-momentum),
+            # then the moving average: right from the first steps of a short run
+            self.count.assign(self.count + 1.0)
+            weight = ops.maximum(1.0 - self.momentum, 1.0 / self.count)
+            for moving, batch in ((self.moving_mean, ops.mean(mean, axis=(0, 1, 2))),
+                                  (self.moving_variance, ops.mean(variance, axis=0))):
+                moving.assign((1.0 - weight) * moving + weight * batch)
+            return self.normalize_fused(x)
+        centred = ops.cast(x, "float32") - self.moving_mean
+        return ops.cast(centred * ops.rsqrt(self.moving_variance + self.epsilon), x.dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum}
+
+
 def instance_norm(name: str | None = None) -> layers.Layer:
     """Instance normalisation without affine parameters (see ``InstanceNormalization``)."""
     return InstanceNormalization(name=name)
@@ -114,16 +163,19 @@ class SwitchableInstanceNorm(InstanceNormalization):
 
 
 def normalization(kind: str, name: str | None = None) -> layers.Layer | None:
-    """'instance', 'switchable_instance', 'batch' or 'none'."""
+    """'instance', 'running_instance', 'switchable_instance', 'batch' or 'none'."""
     if kind == "instance":
         return instance_norm(name)
+    if kind == "running_instance":
+        return RunningInstanceNorm(name=name)
     if kind == "switchable_instance":
         return SwitchableInstanceNorm(name=name)
     if kind == "batch":
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
     if kind in ("none", None):
         return None
-    raise ValueError(f"Unknown normalisation {kind!r}; use 'instance', 'batch' or 'none'.")
+    raise ValueError(f"Unknown normalisation {kind!r}; use 'instance', 'running_instance', "
+                     "'batch' or 'none'.")
 
 
 def activation(kind: str | None, name: str | None = None) -> layers.Layer | None:

@@ -52,6 +52,41 @@ def test_instance_norm_training_kernel_matches_the_portable_one(dtype):
     assert np.abs(g_plain).max() > 0.1  # a gradient that is not trivially zero
 
 
+def test_running_instance_norm_trains_as_instance_norm_and_infers_with_training_stats():
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(3.0, 2.0, (2, 8, 8, 4)).astype("float32") for _ in range(3)]
+    norm = layers.RunningInstanceNorm()
+    plain = layers.InstanceNormalization()
+    for x in batches:
+        assert np.allclose(norm(x, training=True), plain(x), atol=1e-4)
+    # the plain mean of the batches' per-image statistics, from the first step on
+    mean = np.mean([x.mean((1, 2)).mean(0) for x in batches], 0)
+    variance = np.mean([x.var((1, 2)).mean(0) for x in batches], 0)
+    assert np.allclose(norm.moving_mean, mean, atol=1e-5)
+    assert np.allclose(norm.moving_variance, variance, atol=1e-4)
+    # at inference a constant image stays constant (instance norm would give 0)
+    flat = np.full((1, 8, 8, 4), 5.0, "float32")
+    expected = (5.0 - mean) / np.sqrt(variance + 1e-5)
+    assert np.allclose(norm(flat), np.broadcast_to(expected, flat.shape), atol=1e-4)
+    assert np.allclose(plain(flat), 0.0)
+
+
+def test_running_instance_norm_statistics_under_two_replicas():
+    import tensorflow as tf
+
+    x = np.random.default_rng(1).normal(1.0, 3.0, (2, 8, 8, 2)).astype("float32")
+    strategy = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
+    with strategy.scope():
+        norm = layers.RunningInstanceNorm()
+        norm.build(x.shape)
+    dataset = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensors(x).unbatch().batch(2))
+    for batch in dataset:
+        strategy.run(tf.function(lambda b: norm(b, training=True)), args=(batch,))
+    assert np.allclose(norm.moving_mean, x.mean((1, 2)).mean(0), atol=1e-5)
+    assert float(np.asarray(norm.count.value)) == 1.0
+
+
 def test_dilated_residual_block_keeps_shape_and_sees_further():
     inputs = keras.Input((16, 16, 8))
     # No norm: instance norm mixes every pixel into every output.
