@@ -266,8 +266,10 @@ def test_uag_masked_stage_pool_and_discriminator_inputs(demo_arrays):
     model = build("uag", **TINY, attention_ngf=8, attention_stop_epoch=0, pool_size=2)
     model.apply_schedule(0)
     real_a, real_b = pair(demo_arrays)
-    fake_b, raw_b, mask_a = model._map(real_a, "a2b")  # before the step's update
-    mask_b = np.array(model._attention(real_b, "b"))
+    # before the step's update; in training mode, as the step computes them (the
+    # attention nets normalise by running statistics only at inference)
+    fake_b, raw_b, mask_a = model._map(real_a, "a2b", training=True)
+    mask_b = np.array(model._attention(real_b, "b", training=True))
     _, fakes = model._generator_step(real_a, real_b)
     c = 3
     stored = np.array(fakes["b"])
