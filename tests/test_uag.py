@@ -76,8 +76,8 @@ def test_after_the_switch_attention_is_frozen_and_d_sees_only_attended_regions(
 
 
 def test_discriminators_keep_instance_norm_in_the_masked_stage_unless_told(uag):
-    """Beyond the paper (which drops it there): the default keeps it, through the
-    stop, a save and a load."""
+    """Beyond the paper (which drops it there): the default keeps it; either choice
+    survives a config round trip."""
     def norms_on(model):
         return [float(np.array(layer.enabled)) for d in (model.discriminator_a,
                                                          model.discriminator_b)
