@@ -175,7 +175,7 @@ def normalization(kind: str, name: str | None = None) -> layers.Layer | None:
     if kind in ("none", None):
         return None
     raise ValueError(f"Unknown normalisation {kind!r}; use 'instance', 'running_instance', "
-                     "'batch' or 'none'.")
+                     "'switchable_instance', 'batch' or 'none'.")
 
 
 def activation(kind: str | None, name: str | None = None) -> layers.Layer | None:
