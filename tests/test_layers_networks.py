@@ -87,6 +87,54 @@ def test_running_instance_norm_statistics_under_two_replicas():
     assert float(np.asarray(norm.count.value)) == 1.0
 
 
+@pytest.mark.parametrize("dtype", ["float32", "mixed_float16"])
+@pytest.mark.parametrize("height, width, kernel, filters, blocked", [
+    (38, 38, 7, 3, True),         # the generators' 7x7 output layer
+    (38, 22, 7, 1, True),         # a mask, non-square
+    (20, 20, (7, 5), 2, True),    # rectangular kernel
+    (37, 38, 7, 3, False),        # odd height: plain Conv2D
+    (20, 20, 4, 3, False),        # even kernel: plain Conv2D
+])
+def test_few_filters_conv_is_conv2d(height, width, kernel, filters, blocked, dtype):
+    """The space-to-depth convolution computes Conv2D's function, values and gradients
+    (input, kernel, bias), with the same weights, in mixed precision too."""
+    import tensorflow as tf
+
+    policy = keras.DTypePolicy(dtype)
+    few = layers.FewFiltersConv2D(filters, kernel, dtype=policy)
+    plain = keras.layers.Conv2D(filters, kernel, dtype=policy)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(2, height, width, 16)).astype("float32"))
+    few.build(x.shape)
+    plain.build(x.shape)
+    plain.set_weights([rng.normal(0, 0.1, w.shape).astype("float32")
+                       for w in plain.get_weights()])
+    few.set_weights(plain.get_weights())
+    assert few._blocked(x.shape) == blocked
+
+    def value_and_grads(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.cast(layer(x), "float32")
+            loss = tf.reduce_sum(y * tf.sin(y))  # a non-uniform upstream gradient
+        return [y] + tape.gradient(loss, [x] + layer.trainable_variables)
+
+    tol = 1e-2 if dtype == "mixed_float16" else 1e-4
+    for a, b in zip(value_and_grads(few), value_and_grads(plain)):
+        assert a.shape == b.shape
+        scale = float(tf.reduce_max(tf.abs(b)))
+        assert float(tf.reduce_max(tf.abs(a - b))) <= tol * max(scale, 1.0)
+    config = few.get_config()
+    assert layers.FewFiltersConv2D.from_config(config).get_config() == config
+
+
+def test_generators_use_the_few_filters_conv_for_their_output_layer():
+    generator = networks.resnet_generator(3, ngf=8, n_blocks=1)
+    few = [l for l in generator.layers if isinstance(l, layers.FewFiltersConv2D)]
+    assert [l.filters for l in few] == [3]  # the 7x7 output layer only
+    assert few[0] is generator.layers[-2]
+
+
 def test_dilated_residual_block_keeps_shape_and_sees_further():
     inputs = keras.Input((16, 16, 8))
     # No norm: instance norm mixes every pixel into every output.
