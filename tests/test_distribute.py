@@ -56,3 +56,61 @@ def test_strategy_picks_by_environment(monkeypatch):
                                     ' "task": {"type": "worker", "index": 1}}')
     assert kag.training.cluster_workers() == 2
     assert not kag.training.is_chief()
+
+
+
+def test_fused_adam_takes_keras_adam_steps():
+    """The default optimiser (TF's fused Adam kernel) updates variables and slots as Keras'
+    Adam does, over steps with a learning rate that changes (the schedules change it)."""
+    from keras_attngan.models.base import FusedAdam
+
+    rng = np.random.default_rng(0)
+    shapes = [(3, 3, 8, 16), (16,), (4, 4, 16, 1)]
+    initial = [rng.normal(size=s).astype("float32") for s in shapes]
+    grads = [[tf.constant(rng.normal(size=s).astype("float32")) for s in shapes]
+             for _ in range(5)]
+    results = []
+    for optimizer in (keras.optimizers.Adam(1e-2, beta_1=0.5), FusedAdam(1e-2, beta_1=0.5)):
+        variables = [keras.Variable(w) for w in initial]
+        optimizer.build(variables)
+        step = tf.function(lambda g: optimizer.apply(g, variables))
+        for i, g in enumerate(grads):
+            optimizer.learning_rate = 1e-2 / (i + 1)
+            step(g)
+        results.append([np.array(v) for v in variables + optimizer.variables[2:]])
+    keras_adam, fused = results
+    assert max(np.abs(k - w0).max() for k, w0 in zip(keras_adam, initial)) > 1e-2
+    for k, f in zip(keras_adam, fused):  # variables, then m and v slots
+        np.testing.assert_allclose(f, k, rtol=1e-5, atol=1e-7)
+
+
+def test_fused_adam_updates_every_replica_copy(demo_arrays):
+    """Under MirroredStrategy every replica's copy of every variable takes the step (the
+    fused kernel writes through per-device handles), and the first step translates as a
+    single device's does. (Weights are not compared one by one: a bias that instance norm
+    cancels has a rounding-noise gradient, which Adam scales up to a full step.)"""
+    a, b = demo_arrays
+    data = (a[:2].astype("float32") / 127.5 - 1, b[:2].astype("float32") / 127.5 - 1)
+    initial = kag.models.build("cyclegan", **TINY, pool_size=0)
+    weights = initial.get_weights()
+
+    def train(strategy, steps):
+        with strategy.scope():
+            model = kag.models.build("cyclegan", **TINY, pool_size=0)
+            model.set_weights(weights)
+            model.compile()
+        model.fit(tf.data.Dataset.from_tensors(data).repeat(steps), epochs=1, verbose=0)
+        assert type(model.generator_optimizer).__name__ == "FusedAdam"
+        assert int(model.generator_optimizer.iterations.numpy()) == steps
+        copies = [[np.array(c) for c in getattr(w.value, "values", (w.value,))]
+                  for w in model.weights]
+        return np.array(model.generator_a2b(data[0])), copies
+
+    before = np.array(initial.generator_a2b(data[0]))
+    one, _ = train(tf.distribute.OneDeviceStrategy("CPU:0"), 1)
+    two, copies = train(tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"]), 1)
+    assert np.abs(one - before).max() > 1e-3  # the step moved the translation
+    assert np.abs(two - one).max() < 1e-5
+    assert all(len(c) == 2 and np.array_equal(*c) for c in copies)
+    _, copies = train(tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"]), 3)
+    assert all(np.array_equal(*c) for c in copies)
