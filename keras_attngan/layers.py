@@ -247,6 +247,12 @@ class FewFiltersConv2D(layers.Conv2D):
 FEW_FILTERS_MAX, FEW_FILTERS_MIN_KERNEL = 4, 7
 
 
+# Norms that subtract each channel's mean, and with it any bias the convolution before them
+# adds: such a bias changes no output and has a zero gradient, so the convolutions before
+# them have none (the reference keeps it at 0 through training, up to rounding noise).
+BIAS_CANCELLING_NORMS = ("instance", "running_instance", "batch")
+
+
 def norm_act(x, norm: str, act: str | None):
     """Normalisation then activation, each left out when 'none'."""
     for layer in (normalization(norm), activation(act)):
@@ -275,7 +281,7 @@ def conv_block(
     act: str | None = "relu",
     dilation: int = 1,
     pad_amount: int | None = None,
-    use_bias: bool = True,
+    use_bias: bool | None = None,
     bias_init: float = 0.0,
 ):
     """Pad -> Conv2D -> norm -> activation; ``bias_init`` starts the bias there.
@@ -286,6 +292,8 @@ def conv_block(
     """
     if pad_amount is None:
         pad_amount = dilation * (kernel_size - 1) // 2
+    if use_bias is None:
+        use_bias = norm not in BIAS_CANCELLING_NORMS
     x = _pad(x, pad_amount, padding)
     few_filters = filters <= FEW_FILTERS_MAX and kernel_size >= FEW_FILTERS_MIN_KERNEL
     x = (FewFiltersConv2D if few_filters else layers.Conv2D)(
@@ -308,7 +316,7 @@ def conv_transpose_block(
     """Transposed convolution that multiplies the size by ``strides``, then norm and act."""
     x = layers.Conv2DTranspose(
         filters, kernel_size, strides=strides, padding="same",
-        kernel_initializer=weight_init(),
+        use_bias=norm not in BIAS_CANCELLING_NORMS, kernel_initializer=weight_init(),
     )(x)
     return norm_act(x, norm, act)
 

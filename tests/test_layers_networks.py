@@ -128,6 +128,39 @@ def test_few_filters_conv_is_conv2d(height, width, kernel, filters, blocked, dty
     assert layers.FewFiltersConv2D.from_config(config).get_config() == config
 
 
+@pytest.mark.parametrize("norm", ["instance", "running_instance", "batch"])
+def test_a_bias_before_instance_or_batch_norm_changes_nothing(norm):
+    """conv_block leaves out the bias before these norms (the reference has one): with a
+    bias, the same kernels give the same outputs and the bias a zero gradient."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(2, 12, 12, 5)).astype("float32"))
+    nets = {}
+    for use_bias in (False, True):
+        inputs = keras.Input((None, None, 5))
+        nets[use_bias] = keras.Model(inputs, layers.conv_block(
+            inputs, 6, 3, norm=norm, act=None, use_bias=use_bias))
+    without, with_bias = nets[False], nets[True]
+    assert len(with_bias.trainable_weights) == len(without.trainable_weights) + 1
+    assert layers.conv_block(keras.Input((8, 8, 5)), 6, 3, norm=norm).shape == (None, 8, 8, 6)
+    kernel = rng.normal(0, 0.2, (3, 3, 5, 6)).astype("float32")
+    for net in nets.values():
+        net.set_weights([kernel if w.shape == kernel.shape else np.array(w)
+                         for w in net.weights])
+    bias = next(w for w in with_bias.trainable_weights if "bias" in w.path)
+    bias.assign(rng.normal(0, 1.0, (6,)).astype("float32"))
+    with tf.GradientTape() as tape:
+        y = with_bias(x, training=True)
+        loss = tf.reduce_sum(y * tf.sin(y))
+    np.testing.assert_allclose(y, without(x, training=True), atol=1e-4)
+    assert float(tf.reduce_max(tf.abs(tape.gradient(loss, bias)))) < 1e-3
+    # Without a norm to cancel it the bias stays.
+    inputs = keras.Input((None, None, 5))
+    plain = keras.Model(inputs, layers.conv_block(inputs, 6, 3, norm="none"))
+    assert any("bias" in w.path for w in plain.weights)
+
+
 def test_generators_use_the_few_filters_conv_for_their_output_layer():
     generator = networks.resnet_generator(3, ngf=8, n_blocks=1)
     few = [l for l in generator.layers if isinstance(l, layers.FewFiltersConv2D)]
