@@ -286,7 +286,8 @@ def conv_block(
 ):
     """Pad -> Conv2D -> norm -> activation; ``bias_init`` starts the bias there.
 
-    ``use_bias`` None (the default): a bias unless ``norm`` cancels it (``BIAS_CANCELLING_NORMS``).
+    ``use_bias`` None (the default): a bias unless ``norm`` cancels it
+    (``BIAS_CANCELLING_NORMS``).
 
     ``padding`` 'reflect' or 'zero' pads explicitly by ``pad_amount`` (default: half the
     dilated kernel, so stride 1 keeps the size) and convolves 'valid', which reproduces the
