@@ -218,10 +218,10 @@ class FewFiltersConv2D(layers.Conv2D):
     output layer of a generator ran at about 42 GFLOP/s where the rest of the network runs at
     200 (forward and filter gradient 0.35 s of a 10 s CycleGAN step at 256 px). Run on 2 x 2
     pixel blocks (``space_to_depth``) the same function is a 4x4 convolution with four times
-    the output channels on a quarter of the pixels: 1.3x the FLOPs at 4x the speed, about 2x
-    faster forward + backward (``attngan bench`` README figures). Same weights and config as
-    ``Conv2D``; where the trick does not apply (strides, dilation, 'same' padding, an even
-    kernel, odd or unknown height/width) it is a plain ``Conv2D``.
+    the output channels on a quarter of the pixels: 1.3x the FLOPs at about 89 GFLOP/s, 67 ->
+    38 ms for forward + both gradients at 256 px (README "Performance"). Same weights and
+    config as ``Conv2D``; where the trick does not apply (strides, dilation, 'same'
+    padding, an even kernel, odd or unknown height/width) it is a plain ``Conv2D``.
     """
 
     def _blocked(self, input_shape) -> bool:
