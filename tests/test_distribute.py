@@ -56,3 +56,29 @@ def test_strategy_picks_by_environment(monkeypatch):
                                     ' "task": {"type": "worker", "index": 1}}')
     assert kag.training.cluster_workers() == 2
     assert not kag.training.is_chief()
+
+
+def test_winograd_convolutions_take_plain_conv2d_step_on_two_replicas(demo_arrays,
+                                                                     monkeypatch):
+    """The residual blocks' Winograd convolutions (used at paper size, forced on here for
+    the tiny model) give the step of plain Conv2D, under MirroredStrategy too."""
+    from keras_attngan import layers
+
+    a, b = demo_arrays
+    data = (a[:2].astype("float32") / 127.5 - 1, b[:2].astype("float32") / 127.5 - 1)
+    initial = kag.models.build("cyclegan", **TINY, pool_size=0).get_weights()
+    plain, logs_plain = one_step(tf.distribute.OneDeviceStrategy("CPU:0"), initial, data)
+
+    traced = []
+    winograd_conv3x3 = layers.winograd_conv3x3
+    monkeypatch.setattr(layers, "winograd_conv3x3",
+                        lambda x, k: traced.append(x.shape) or winograd_conv3x3(x, k))
+    monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
+    mirrored = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
+    winograd, logs_winograd = one_step(mirrored, initial, data)
+    assert traced  # the step did run the Winograd convolutions
+    diff = max(np.abs(w1 - w2).max() for w1, w2 in zip(plain, winograd))
+    assert diff < 1e-5, diff
+    for name in logs_plain:
+        assert np.isclose(logs_plain[name][0], logs_winograd[name][0], rtol=1e-4), name

@@ -168,6 +168,30 @@ def test_tflite_graph_avoids_the_slow_paths():
         assert max(len(t["shape"]) for t in interpreter.get_tensor_details()) <= 4
 
 
+def test_tflite_uses_plain_convolutions_where_keras_uses_winograd(tmp_path, monkeypatch):
+    # TFLite's converter cannot take the Winograd graph, and XNNPACK and int8 expect CONV_2D.
+    from ai_edge_litert.interpreter import Interpreter
+    from keras_attngan import layers
+
+    monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
+    traced = []
+    winograd_conv3x3 = layers.winograd_conv3x3
+    monkeypatch.setattr(layers, "winograd_conv3x3",
+                        lambda x, k: traced.append(x.shape) or winograd_conv3x3(x, k))
+    model = tiny("cyclegan")
+    x = sample_images(32, count=2, seed=3)
+    reference = model.translate(x)["image"]
+    assert traced  # Keras ran the residual blocks by Winograd
+    path = str(tmp_path / "model.tflite")
+    report = kag.export.tflite(model, path, image_size=32)
+    assert report["image_max_abs_diff"] <= 1e-3
+    assert np.abs(TFLiteTranslator(path)(x)["image"] - reference).max() <= 1e-3
+    interpreter = Interpreter(model_path=path)
+    ops = {op["op_name"] for op in interpreter._get_ops_details()}
+    assert "CONV_2D" in ops and "BATCH_MATMUL" not in ops
+
+
 def test_quantized_exports_are_checked_by_psnr(tmp_path):
     model = tiny("uag")
     report = kag.export.tflite(model, str(tmp_path / "dyn.tflite"), quantization="dynamic",

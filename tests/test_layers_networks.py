@@ -128,6 +128,68 @@ def test_few_filters_conv_is_conv2d(height, width, kernel, filters, blocked, dty
     assert layers.FewFiltersConv2D.from_config(config).get_config() == config
 
 
+@pytest.mark.parametrize("height, width, cin, filters, strides, dtype, lowered, winograd", [
+    (50, 50, 128, 128, 1, "float32", False, True),   # at the default thresholds
+    (18, 26, 16, 24, 1, "float32", True, True),      # non-square, cin != cout
+    (49, 50, 128, 128, 1, "float32", False, False),  # odd output height: plain Conv2D
+    (50, 50, 64, 64, 1, "float32", False, False),    # too few channels to gain
+    (50, 50, 128, 128, 2, "float32", False, False),  # strided
+    (50, 50, 128, 128, 1, "mixed_float16", False, False),
+])
+def test_winograd_conv_is_conv2d(height, width, cin, filters, strides, dtype, lowered,
+                                 winograd, monkeypatch):
+    """Winograd F(2x2, 3x3) computes Conv2D's function: values and the input, kernel and
+    bias gradients, with the same weights; where it does not apply it is Conv2D."""
+    import tensorflow as tf
+
+    if lowered:
+        monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
+        monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
+    policy = keras.DTypePolicy(dtype)
+    fast = layers.WinogradConv2D(filters, 3, strides=strides, dtype=policy)
+    plain = keras.layers.Conv2D(filters, 3, strides=strides, dtype=policy)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(2, height, width, cin)).astype("float32"))
+    fast.build(x.shape)
+    plain.build(x.shape)
+    plain.set_weights([rng.normal(0, 0.1, w.shape).astype("float32")
+                       for w in plain.get_weights()])
+    fast.set_weights(plain.get_weights())
+    assert fast._winograd(x.shape) == winograd
+
+    def value_and_grads(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.cast(layer(x), "float32")
+            loss = tf.reduce_sum(y * tf.sin(y))  # a non-uniform upstream gradient
+        return [y] + tape.gradient(loss, [x] + layer.trainable_variables)
+
+    tol = 1e-2 if dtype == "mixed_float16" else 1e-5
+    for a, b in zip(value_and_grads(fast), value_and_grads(plain)):
+        assert a.shape == b.shape
+        scale = float(tf.reduce_max(tf.abs(b)))
+        assert float(tf.reduce_max(tf.abs(a - b))) <= tol * max(scale, 1.0)
+    with layers.plain_convolutions():
+        assert not fast._winograd(x.shape)
+    assert fast._winograd(x.shape) == winograd
+    config = fast.get_config()
+    assert layers.WinogradConv2D.from_config(config).get_config() == config
+
+
+def test_winograd_conv_takes_any_batch_size_in_a_functional_model(monkeypatch):
+    import tensorflow as tf
+
+    monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
+    inputs = keras.Input((10, 12, 4))
+    net = keras.Model(inputs, layers.WinogradConv2D(5, 3)(inputs))
+    assert net.layers[-1]._winograd(inputs.shape)
+    for batch in (1, 3):
+        x = np.random.default_rng(batch).normal(size=(batch, 10, 12, 4)).astype("float32")
+        expected = tf.nn.conv2d(x, net.layers[-1].kernel, 1, "VALID") + net.layers[-1].bias
+        np.testing.assert_allclose(net.predict(x, verbose=0), expected, atol=1e-5)
+
+
 @pytest.mark.parametrize("norm", ["instance", "running_instance", "batch"])
 def test_a_bias_before_instance_or_batch_norm_changes_nothing(norm):
     """conv_block leaves out the bias before these norms (the reference has one): with a
@@ -166,6 +228,13 @@ def test_generators_use_the_few_filters_conv_for_their_output_layer():
     few = [l for l in generator.layers if isinstance(l, layers.FewFiltersConv2D)]
     assert [l.filters for l in few] == [3]  # the 7x7 output layer only
     assert few[0] is generator.layers[-2]
+
+
+def test_residual_blocks_use_the_winograd_conv():
+    generator = networks.resnet_generator(3, ngf=8, n_blocks=2)
+    winograd = [l for l in generator.layers if isinstance(l, layers.WinogradConv2D)]
+    assert len(winograd) == 4  # both 3x3 convolutions of each block
+    assert all(l.kernel_size == (3, 3) and l.strides == (1, 1) for l in winograd)
 
 
 def test_dilated_residual_block_keeps_shape_and_sees_further():

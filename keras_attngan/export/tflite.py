@@ -18,6 +18,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_attngan.layers import plain_convolutions
+
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 MAX_ABS_DIFF = {None: 1e-3, "float16": 1e-2}
 MIN_PSNR_DB = {"dynamic": 30.0, "int8": 30.0}
@@ -78,7 +80,7 @@ def convert(model: keras.Model, quantization: str | None = None, image_size: int
     # Through a SavedModel, which the converter freezes: converting the concrete function
     # directly keeps Keras variables as TFLite resource variables that the interpreter
     # never initialises (NaN outputs).
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, plain_convolutions():
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint("serving_default", translate)
