@@ -263,7 +263,8 @@ _WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
 # _winograd_tiles gathers tap (row 2a + pr, column 2b + pc) of each tile in (a, b, pr, pc)
 # order; the input transform's columns follow that order.
 _WINOGRAD_TAP_ORDER = [(2 * a + pr) * 4 + 2 * b + pc
-                       for a in range(2) for b in range(2) for pr in range(2) for pc in range(2)]
+                       for a in range(2) for b in range(2)
+                       for pr in range(2) for pc in range(2)]
 _WINOGRAD_INPUT = np.kron(_WINOGRAD_BT, _WINOGRAD_BT)[:, _WINOGRAD_TAP_ORDER]  # (16, 16 taps)
 _WINOGRAD_OUTPUT = np.kron(_WINOGRAD_AT, _WINOGRAD_AT)  # (4 output pixels, 16)
 _WINOGRAD_KERNEL = np.kron(_WINOGRAD_G, _WINOGRAD_G)  # (16, 9 kernel taps)
@@ -285,25 +286,22 @@ def _winograd_tiles(x, th: int, tw: int):
 def winograd_conv3x3(x, kernel):
     """``tf.nn.conv2d(x, kernel, 1, 'VALID')`` for a 3x3 kernel and even output height and
     width, by Winograd F(2x2, 3x3), with a hand-written gradient in which both gradients are
-    also 16 matrix products. The backward pass recomputes the input transform rather than
-    keeping it (4x the input), so a layer holds the same activations as a plain convolution.
+    also 16 matrix products. The backward pass recomputes the input transform (4x the
+    input) rather than keeping it from the forward pass.
     """
     hp, wp, cin = x.shape[1:]
     height, width, cout = hp - 2, wp - 2, kernel.shape[-1]
     th, tw = height // 2, width // 2
-    input_t, output_t, kernel_t = (
-        tf.constant(m, kernel.dtype) for m in (_WINOGRAD_INPUT, _WINOGRAD_OUTPUT, _WINOGRAD_KERNEL)
-    )
+    input_t, output_t, kernel_t = (tf.constant(m, kernel.dtype) for m in (
+        _WINOGRAD_INPUT, _WINOGRAD_OUTPUT, _WINOGRAD_KERNEL))
 
     def transformed_input(x):  # B^T d B for every tile: (16, tiles, cin)
         return tf.reshape(tf.matmul(input_t, _winograd_tiles(x, th, tw)), [16, -1, cin])
 
-    def transformed_kernel(kernel):  # G g G^T: (16, cin, cout)
-        return tf.reshape(tf.matmul(kernel_t, tf.reshape(kernel, [9, -1])), [16, cin, cout])
-
     @tf.custom_gradient
     def conv(x, kernel):
-        m = tf.matmul(transformed_input(x), transformed_kernel(kernel))  # (16, tiles, cout)
+        u = tf.reshape(tf.matmul(kernel_t, tf.reshape(kernel, [9, -1])), [16, cin, cout])
+        m = tf.matmul(transformed_input(x), u)  # (16, tiles, cout); u = G g G^T
         y = tf.matmul(output_t, tf.reshape(m, [16, -1]))  # (dy, dx) of each tile
         y = tf.transpose(tf.reshape(y, [2, 2, -1, th, tw, cout]), [2, 3, 0, 4, 1, 5])
         output = tf.reshape(y, [-1, height, width, cout])
@@ -312,14 +310,13 @@ def winograd_conv3x3(x, kernel):
             d_y = tf.reshape(d_output, [-1, th, 2, tw, 2, cout])
             d_y = tf.reshape(tf.transpose(d_y, [2, 4, 0, 1, 3, 5]), [4, -1])
             d_m = tf.reshape(tf.matmul(output_t, d_y, transpose_a=True), [16, -1, cout])
-            # Both transforms are recomputed here rather than kept from the forward pass
-            # (4x the input, and the kernel's per call); the control dependency keeps
-            # Grappler from merging them with the forward pass's.
+            # Recomputed only now: the control dependency keeps Grappler from merging this
+            # with the forward pass's transform, which would then be held until here.
             with tf.control_dependencies([d_output]):
                 v = transformed_input(tf.identity(x))
-                u = transformed_kernel(tf.identity(kernel))
             d_u = tf.reshape(tf.matmul(v, d_m, transpose_a=True), [16, -1])
-            d_kernel = tf.reshape(tf.matmul(kernel_t, d_u, transpose_a=True), [3, 3, cin, cout])
+            d_kernel = tf.matmul(kernel_t, d_u, transpose_a=True)
+            d_kernel = tf.reshape(d_kernel, [3, 3, cin, cout])
             d_v = tf.reshape(tf.matmul(d_m, u, transpose_b=True), [16, -1])
             d_taps = tf.matmul(input_t, d_v, transpose_a=True)
             d_taps = tf.reshape(d_taps, [4, 2, 2, -1, th, tw, cin])  # (a b, pr, pc, ...)
@@ -336,10 +333,10 @@ def winograd_conv3x3(x, kernel):
     return conv(x, kernel)
 
 
-# Where WinogradConv2D wins (forward + both gradients, 2 threads): 1.7x at 256 -> 256
-# channels on 64 x 64 outputs, 1.3x on 32 x 32, 1.35x at 128 -> 128 on 64 x 64; about
-# 1.0x at 128 channels on 32 x 32 and at 64 channels on any size; 0.7x at 256 channels on
-# 16 x 16, where its ~200 small ops cost more than the multiplications it saves.
+# Where WinogradConv2D wins (one layer, forward + both gradients, 2 threads): 1.5x at
+# 256 -> 256 channels on 64 x 64 and on 32 x 32 outputs, 1.35x at 128 -> 128 on 64 x 64;
+# about 1.0x at 128 channels on 32 x 32 and at 64 channels on any size; 0.7x at 256
+# channels on 16 x 16, where the transforms cost more than the multiplications saved.
 WINOGRAD_MIN_CHANNELS = 128
 WINOGRAD_MIN_WORK = 256 * 32 * 32  # output pixels x min(input, output channels)
 
@@ -351,8 +348,9 @@ class WinogradConv2D(layers.Conv2D):
     height and width and at least ``WINOGRAD_MIN_CHANNELS`` and ``WINOGRAD_MIN_WORK``.
 
     oneDNN runs TF's direct convolution at about the machine's matmul speed; Winograd does
-    16/36 of its multiplications, which makes the residual blocks of CycleGAN's generator
-    1.7x faster at 256 px (README "Performance"). On a GPU, cuDNN chooses Winograd itself.
+    16/36 of its multiplications, which makes the residual blocks' convolutions of
+    CycleGAN's generator 1.5x faster and its training step 1.3x (README "Performance").
+    On a GPU, cuDNN chooses Winograd itself.
     Same weights and config as ``Conv2D``; elsewhere it is a plain ``Conv2D``.
     """
 
