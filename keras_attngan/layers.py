@@ -256,7 +256,7 @@ FEW_FILTERS_MAX, FEW_FILTERS_MIN_KERNEL = 4, 7
 # the 4x4 input tile d under it, so the convolution becomes 16 matrix products over
 # (tiles x channels) with 16/36 of the direct multiplications. The 2-D transforms are the
 # Kronecker products of the 1-D ones, applied as one small matmul each so that a layer
-# adds a dozen ops to the graph, not hundreds (graph building and Grappler time).
+# adds a few dozen ops to the graph, not hundreds (graph building and Grappler time).
 _WINOGRAD_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], "float32")
 _WINOGRAD_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], "float32")
 _WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], "float32")

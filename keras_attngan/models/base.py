@@ -726,9 +726,8 @@ class TranslationGAN(keras.Model):
 
     def _translation_function(self, direction: str, options: dict[str, Any]):
         """``_translate`` for this direction and these options as a graph, traced once per
-        image shape (then for any shape). Run eagerly, every layer's output stays until
-        the call ends: a 512 px CycleGAN translation held 2.9 GB and took 2.1 s, as a
-        graph 1.1 GB and 1.7 s."""
+        image shape (then for any shape). Eagerly, a 512 px CycleGAN translation peaked at
+        2.9 GB RSS and took 2.1-2.4 s; as a graph 1.1-1.2 GB and 1.7 s."""
         functions = self.__dict__.get("_translation_functions")
         if functions is None:  # not a tracked attribute: nothing to save or restore
             functions = {}
