@@ -193,6 +193,19 @@ def activation(kind: str | None, name: str | None = None) -> layers.Layer | None
     raise ValueError(f"Unknown activation {kind!r}.")
 
 
+def _on_pixel_pairs(conv: layers.Conv2D, input_shape) -> bool:
+    """Whether ``conv`` can run on 2 x 2 pixel blocks (FewFiltersConv2D, WinogradConv2D):
+    an odd kernel, stride 1, no dilation or groups, 'valid', channels last, and a known,
+    even height and width."""
+    h, w = input_shape[1], input_shape[2]
+    return (
+        conv.strides == (1, 1) and conv.dilation_rate == (1, 1) and conv.groups == 1
+        and conv.padding == "valid" and conv.data_format == "channels_last"
+        and all(k % 2 == 1 for k in conv.kernel_size)
+        and h is not None and w is not None and h % 2 == 0 and w % 2 == 0
+    )
+
+
 def _blocked_kernel(kernel):
     """The kernel of a stride-1 'valid' convolution, rearranged so that the same convolution
     runs on ``space_to_depth(x, 2)`` and gives ``space_to_depth(y, 2)``.
@@ -229,13 +242,7 @@ class FewFiltersConv2D(layers.Conv2D):
     """
 
     def _blocked(self, input_shape) -> bool:
-        h, w = input_shape[1], input_shape[2]
-        return (
-            self.strides == (1, 1) and self.dilation_rate == (1, 1) and self.groups == 1
-            and self.padding == "valid" and self.data_format == "channels_last"
-            and all(k % 2 == 1 for k in self.kernel_size)
-            and h is not None and w is not None and h % 2 == 0 and w % 2 == 0
-        )
+        return _on_pixel_pairs(self, input_shape)
 
     def convolution_op(self, inputs, kernel):
         if not self._blocked(inputs.shape):
@@ -357,11 +364,8 @@ class WinogradConv2D(layers.Conv2D):
     def _winograd(self, input_shape) -> bool:
         h, w, cin = input_shape[1], input_shape[2], input_shape[3]
         if not (
-            self.kernel_size == (3, 3) and self.strides == (1, 1)
-            and self.dilation_rate == (1, 1) and self.groups == 1 and self.padding == "valid"
-            and self.data_format == "channels_last" and self.compute_dtype == "float32"
-            and h is not None and w is not None and cin is not None
-            and h % 2 == 0 and w % 2 == 0 and h > 2 and w > 2
+            self.kernel_size == (3, 3) and _on_pixel_pairs(self, input_shape)
+            and self.compute_dtype == "float32" and cin is not None and h > 2 and w > 2
         ):
             return False
         channels = min(cin, self.filters)
