@@ -31,6 +31,21 @@ def _seed():
     keras.utils.set_random_seed(0)
 
 
+@pytest.fixture
+def forced_winograd(monkeypatch):
+    """WinogradConv2D on at any size (the tiny test models sit under its thresholds); the
+    list of input shapes winograd_conv3x3 was traced with."""
+    from keras_attngan import layers
+
+    traced = []
+    winograd_conv3x3 = layers.winograd_conv3x3
+    monkeypatch.setattr(layers, "winograd_conv3x3",
+                        lambda x, k: traced.append(x.shape) or winograd_conv3x3(x, k))
+    monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
+    monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
+    return traced
+
+
 @pytest.fixture(scope="session")
 def demo_arrays():
     return kag.data.builtin.demo(n=16, size=32, seed=0)

@@ -59,22 +59,15 @@ def test_strategy_picks_by_environment(monkeypatch):
 
 
 def test_winograd_convolutions_take_plain_conv2d_step_on_two_replicas(demo_arrays,
-                                                                     monkeypatch):
+                                                                     request):
     """The residual blocks' Winograd convolutions (used at paper size, forced on here for
     the tiny model) give the step of plain Conv2D, under MirroredStrategy too."""
-    from keras_attngan import layers
-
     a, b = demo_arrays
     data = (a[:2].astype("float32") / 127.5 - 1, b[:2].astype("float32") / 127.5 - 1)
     initial = kag.models.build("cyclegan", **TINY, pool_size=0).get_weights()
     plain, logs_plain = one_step(tf.distribute.OneDeviceStrategy("CPU:0"), initial, data)
 
-    traced = []
-    winograd_conv3x3 = layers.winograd_conv3x3
-    monkeypatch.setattr(layers, "winograd_conv3x3",
-                        lambda x, k: traced.append(x.shape) or winograd_conv3x3(x, k))
-    monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
-    monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
+    traced = request.getfixturevalue("forced_winograd")  # only from here on
     mirrored = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
     winograd, logs_winograd = one_step(mirrored, initial, data)
     assert traced  # the step did run the Winograd convolutions

@@ -168,17 +168,11 @@ def test_tflite_graph_avoids_the_slow_paths():
         assert max(len(t["shape"]) for t in interpreter.get_tensor_details()) <= 4
 
 
-def test_tflite_uses_plain_convolutions_where_keras_uses_winograd(tmp_path, monkeypatch):
+def test_tflite_uses_plain_convolutions_where_keras_uses_winograd(tmp_path, forced_winograd):
     # TFLite's converter cannot take the Winograd graph, and XNNPACK and int8 expect CONV_2D.
     from ai_edge_litert.interpreter import Interpreter
-    from keras_attngan import layers
 
-    monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
-    monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
-    traced = []
-    winograd_conv3x3 = layers.winograd_conv3x3
-    monkeypatch.setattr(layers, "winograd_conv3x3",
-                        lambda x, k: traced.append(x.shape) or winograd_conv3x3(x, k))
+    traced = forced_winograd
     model = tiny("cyclegan")
     x = sample_images(32, count=2, seed=3)
     reference = model.translate(x)["image"]

@@ -87,6 +87,30 @@ def test_running_instance_norm_statistics_under_two_replicas():
     assert float(np.asarray(norm.count.value)) == 1.0
 
 
+def assert_computes_conv2d(fast, plain, x, rng, tol):
+    """``fast``, given ``plain``'s random weights, computes its values and its input,
+    kernel and bias gradients (under a non-uniform upstream gradient) within ``tol``."""
+    import tensorflow as tf
+
+    fast.build(x.shape)
+    plain.build(x.shape)
+    plain.set_weights([rng.normal(0, 0.1, w.shape).astype("float32")
+                       for w in plain.get_weights()])
+    fast.set_weights(plain.get_weights())
+
+    def value_and_grads(layer):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = tf.cast(layer(x), "float32")
+            loss = tf.reduce_sum(y * tf.sin(y))
+        return [y] + tape.gradient(loss, [x] + layer.trainable_variables)
+
+    for a, b in zip(value_and_grads(fast), value_and_grads(plain)):
+        assert a.shape == b.shape
+        scale = float(tf.reduce_max(tf.abs(b)))
+        assert float(tf.reduce_max(tf.abs(a - b))) <= tol * max(scale, 1.0)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "mixed_float16"])
 @pytest.mark.parametrize("height, width, kernel, filters, blocked", [
     (38, 38, 7, 3, True),         # the generators' 7x7 output layer
@@ -105,25 +129,8 @@ def test_few_filters_conv_is_conv2d(height, width, kernel, filters, blocked, dty
     plain = keras.layers.Conv2D(filters, kernel, dtype=policy)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(2, height, width, 16)).astype("float32"))
-    few.build(x.shape)
-    plain.build(x.shape)
-    plain.set_weights([rng.normal(0, 0.1, w.shape).astype("float32")
-                       for w in plain.get_weights()])
-    few.set_weights(plain.get_weights())
     assert few._blocked(x.shape) == blocked
-
-    def value_and_grads(layer):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = tf.cast(layer(x), "float32")
-            loss = tf.reduce_sum(y * tf.sin(y))  # a non-uniform upstream gradient
-        return [y] + tape.gradient(loss, [x] + layer.trainable_variables)
-
-    tol = 1e-2 if dtype == "mixed_float16" else 1e-4
-    for a, b in zip(value_and_grads(few), value_and_grads(plain)):
-        assert a.shape == b.shape
-        scale = float(tf.reduce_max(tf.abs(b)))
-        assert float(tf.reduce_max(tf.abs(a - b))) <= tol * max(scale, 1.0)
+    assert_computes_conv2d(few, plain, x, rng, tol=1e-2 if dtype == "mixed_float16" else 1e-4)
     config = few.get_config()
     assert layers.FewFiltersConv2D.from_config(config).get_config() == config
 
@@ -137,38 +144,20 @@ def test_few_filters_conv_is_conv2d(height, width, kernel, filters, blocked, dty
     (50, 50, 128, 128, 1, "mixed_float16", False, False),
 ])
 def test_winograd_conv_is_conv2d(height, width, cin, filters, strides, dtype, lowered,
-                                 winograd, monkeypatch):
+                                 winograd, request):
     """Winograd F(2x2, 3x3) computes Conv2D's function: values and the input, kernel and
     bias gradients, with the same weights; where it does not apply it is Conv2D."""
     import tensorflow as tf
 
     if lowered:
-        monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
-        monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
+        request.getfixturevalue("forced_winograd")
     policy = keras.DTypePolicy(dtype)
     fast = layers.WinogradConv2D(filters, 3, strides=strides, dtype=policy)
     plain = keras.layers.Conv2D(filters, 3, strides=strides, dtype=policy)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(2, height, width, cin)).astype("float32"))
-    fast.build(x.shape)
-    plain.build(x.shape)
-    plain.set_weights([rng.normal(0, 0.1, w.shape).astype("float32")
-                       for w in plain.get_weights()])
-    fast.set_weights(plain.get_weights())
     assert fast._winograd(x.shape) == winograd
-
-    def value_and_grads(layer):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = tf.cast(layer(x), "float32")
-            loss = tf.reduce_sum(y * tf.sin(y))  # a non-uniform upstream gradient
-        return [y] + tape.gradient(loss, [x] + layer.trainable_variables)
-
-    tol = 1e-2 if dtype == "mixed_float16" else 1e-5
-    for a, b in zip(value_and_grads(fast), value_and_grads(plain)):
-        assert a.shape == b.shape
-        scale = float(tf.reduce_max(tf.abs(b)))
-        assert float(tf.reduce_max(tf.abs(a - b))) <= tol * max(scale, 1.0)
+    assert_computes_conv2d(fast, plain, x, rng, tol=1e-2 if dtype == "mixed_float16" else 1e-5)
     with layers.plain_convolutions():
         assert not fast._winograd(x.shape)
     assert fast._winograd(x.shape) == winograd
@@ -176,11 +165,9 @@ def test_winograd_conv_is_conv2d(height, width, cin, filters, strides, dtype, lo
     assert layers.WinogradConv2D.from_config(config).get_config() == config
 
 
-def test_winograd_conv_takes_any_batch_size_in_a_functional_model(monkeypatch):
+def test_winograd_conv_takes_any_batch_size_in_a_functional_model(forced_winograd):
     import tensorflow as tf
 
-    monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
-    monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
     inputs = keras.Input((10, 12, 4))
     net = keras.Model(inputs, layers.WinogradConv2D(5, 3)(inputs))
     assert net.layers[-1]._winograd(inputs.shape)
