@@ -138,3 +138,17 @@ def test_relative_links_exist(path):
     missing = [target for target in relative_links(path)
                if not (path.parent / target).exists()]
     assert not missing, f"{path.relative_to(ROOT)} links to missing files: {missing}"
+
+
+def test_readme_anchors_exist():
+    """README.md's links into docs/ pages name headings that exist (the site build checks
+    the links between pages; README.md is not part of the site)."""
+    slugify = pytest.importorskip("markdown.extensions.toc").slugify
+    text = CODE.sub("", README.read_text(encoding="utf-8"))
+    broken = []
+    for target, anchor in re.findall(r"\]\(([^)#\s]+\.md)#([^)\s]+)\)", text):
+        headings = re.findall(r"^#+\s+(.*?)\s*$", (ROOT / target).read_text(encoding="utf-8"),
+                              re.M)
+        if anchor not in {slugify(heading, "-") for heading in headings}:
+            broken.append(f"{target}#{anchor}")
+    assert not broken, f"README.md links to missing headings: {broken}"
