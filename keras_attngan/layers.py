@@ -18,6 +18,7 @@ PACKAGE = "keras_attngan"
 
 # N(0, 0.02), the initialisation of the CycleGAN/pix2pix reference and of DCGAN before it.
 def weight_init() -> keras.initializers.Initializer:
+    """The papers' weight initialisation: normal, mean 0, standard deviation 0.02."""
     return keras.initializers.RandomNormal(mean=0.0, stddev=0.02)
 
 
@@ -66,6 +67,8 @@ class InstanceNormalization(layers.Layer):
         self.epsilon = epsilon
 
     def normalize(self, x):
+        """(x - mean) / sqrt(variance + epsilon) over each image's height and width, in
+        float32."""
         dtype = x.dtype
         x = ops.cast(x, "float32")  # float16 squares overflow
         centred = x - ops.mean(x, axis=(1, 2), keepdims=True)
@@ -73,6 +76,8 @@ class InstanceNormalization(layers.Layer):
         return ops.cast(centred * ops.rsqrt(variance + self.epsilon), dtype)
 
     def normalize_fused(self, x):
+        """``normalize`` by TF's fused batch-norm kernel over (1, H, W, N*C): the same
+        function, faster on the CPU."""
         # Batch norm over (1, H, W, N*C) is instance norm over (N, H, W, C); for N = 1
         # the transposes move no data. The kernel normalises with the biased variance,
         # as instance norm does, and keeps its statistics in float32.
@@ -245,6 +250,8 @@ class FewFiltersConv2D(layers.Conv2D):
         return _on_pixel_pairs(self, input_shape)
 
     def convolution_op(self, inputs, kernel):
+        """The convolution on 2x2 pixel blocks where that was measured faster, else
+        Conv2D's."""
         if not self._blocked(inputs.shape):
             return super().convolution_op(inputs, kernel)
         blocked = tf.nn.conv2d(tf.nn.space_to_depth(inputs, 2), _blocked_kernel(kernel),
@@ -377,6 +384,8 @@ class WinogradConv2D(layers.Conv2D):
         )
 
     def convolution_op(self, inputs, kernel):
+        """The convolution by Winograd F(2x2, 3x3) where that was measured faster, else
+        Conv2D's."""
         if not self._winograd(inputs.shape):
             return super().convolution_op(inputs, kernel)
         return winograd_conv3x3(inputs, tf.convert_to_tensor(kernel))

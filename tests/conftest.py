@@ -5,7 +5,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from keras_attngan.cli import _import_tensorflow  # noqa: E402
+from keras_attngan.cli.app import _import_tensorflow  # noqa: E402
 
 # TensorFlow without its C++ log lines (as the CLI imports it): the test processes'
 # start-up lines would otherwise land after the results

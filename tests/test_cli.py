@@ -142,7 +142,7 @@ def test_bench_reports_step_time_and_flops(capsys):
     assert "GFLOP/step" in printed and "matmul" in printed
     assert 100 < result["peak_rss_mb"] < 20000 and "peak RSS" in printed
     # FLOPs grow with the network: ngf=16 has about 4x the convolution work of ngf=8
-    from keras_attngan.bench import train_step_flops
+    from keras_attngan.benchmarks.speed import train_step_flops
 
     bigger = kag.models.build("cyclegan", image_size=32, ngf=16, ndf=16, n_blocks=2)
     bigger.compile()

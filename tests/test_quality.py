@@ -9,8 +9,9 @@ import pytest
 import scipy.ndimage
 
 import keras_attngan as kag
-from keras_attngan import cli, quality
-from keras_attngan.data import tasks
+from keras_attngan import cli
+from keras_attngan.benchmarks import quality
+from keras_attngan.benchmarks import tasks
 from keras_attngan.models import CycleGAN, UNIT
 from keras_attngan.models.base import MaskCollapseWarning
 

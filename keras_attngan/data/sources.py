@@ -75,6 +75,8 @@ def load_source(spec: Any, *, skip_corrupt: bool = False, validate: bool = True,
 
 # ------------------------------------------------------------------------- folders
 def list_images(folder: str) -> list[str]:
+    """The image files under ``folder`` (sub-folders included, hidden files left out),
+    sorted."""
     files = []
     for root, dirs, names in os.walk(folder):
         dirs.sort()
@@ -174,6 +176,8 @@ def maps_unpaired(maps_dir: str | None) -> tuple[Source, Source, Source]:
 
 # -------------------------------------------------------------------------- arrays
 def check_image_array(array: np.ndarray, what: str = "image array") -> None:
+    """Refuses (``DataError``) an array that is not a batch of uint8 images (N, H, W,
+    1|3|4)."""
     if array.dtype != np.uint8:
         raise DataError(
             f"The {what} has dtype {array.dtype}; expected uint8 images in [0, 255]. "

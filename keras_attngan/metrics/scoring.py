@@ -98,6 +98,8 @@ class SavedModelTranslator:
 
     def translate(self, images, direction: str | None = None, batch_size: int = 8
                   ) -> dict[str, np.ndarray]:
+        """Translates float images in [-1, 1] through the SavedModel's signature for
+        ``direction``, as ``TranslationGAN.translate`` does."""
         direction = direction or self.directions[0]
         if direction not in self.signatures:
             raise EvaluationError(f"The SavedModel translates {self.directions}; got "

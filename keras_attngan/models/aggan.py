@@ -64,6 +64,9 @@ from keras_attngan.networks import global_discriminator, resnet_generator
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class AGGAN(TranslationGAN):
+    """AGGAN (Tang et al. 2019): generators with built-in attention and content masks,
+    attention-guided discriminators. The method, the losses and every hyper-parameter
+    are described in this module's docstring."""
     loss_names = ("d_x", "d_y", "d_xa", "d_ya", "g_gan", "cycle", "pixel", "tv")
     has_attention = True
     mask_domains = ("a", "b")
@@ -163,6 +166,7 @@ class AGGAN(TranslationGAN):
     paper_curriculum_epoch = 10
 
     def schedule_epochs(self):
+        """The decay start and the curriculum switch (``curriculum_epoch``)."""
         return super().schedule_epochs() + [Milestone(
             "curriculum_epoch", self.curriculum_epoch, self.paper_curriculum_epoch,
             f"curriculum r from {self.r_start} to {self.r_end} at epoch",
@@ -180,6 +184,7 @@ class AGGAN(TranslationGAN):
                           self._run_epochs - switch))
 
     def describe_schedule(self) -> str:
+        """The schedule as printed when training starts, with how r ramps."""
         ramp = self.ramp_epochs()
         if ramp == 1:
             how = "at once (the paper's switch)"
@@ -197,9 +202,11 @@ class AGGAN(TranslationGAN):
         return self.r_start + share * (self.r_end - self.r_start)
 
     def set_epoch(self, epoch: int) -> None:
+        """Sets the curriculum weight r for the (0-based) epoch."""
         self.reconstruction_weight.assign(self.curriculum_r(epoch))
 
     def schedule_logs(self):
+        """The learning rate and ``curriculum_r``."""
         return {**super().schedule_logs(),
                 "curriculum_r": float(ops.convert_to_numpy(self.reconstruction_weight))}
 
@@ -224,6 +231,7 @@ class AGGAN(TranslationGAN):
         return out
 
     def sample_rows(self, images_a, images_b):
+        """Per direction: input, attention mask, content mask and translation."""
         rows = []
         for direction, x in zip(self.directions, (images_a, images_b)):
             image, attention, content = self._generate(x, direction)

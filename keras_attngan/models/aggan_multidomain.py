@@ -52,6 +52,9 @@ from keras_attngan.networks import classifying_discriminator, resnet_generator
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class AGGANMultiDomain(TranslationGAN):
+    """AGGAN for m domains (Tang et al. 2019, RaFD): one attention-guided generator
+    conditioned on the target domain, a discriminator with a domain head.
+    ``translate(x, target_domain=k)``; see this module's docstring."""
     #: one direction, "to a target domain": translate(x, target_domain=k)
     directions = ("to_domain",)
     has_attention = True

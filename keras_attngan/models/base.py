@@ -1,12 +1,11 @@
 """What every translation GAN shares: optimizers, loss trackers, image pools, gradient
-scaling under tf.distribute and mixed precision, translate(), sample rows and config."""
+scaling under tf.distribute and mixed precision, translate(), sample rows and config.
+The schedule and the mask monitoring are mixins of their own modules
+(``models/schedule.py``, ``models/masks.py``)."""
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import numbers
-import warnings
 from typing import Any, Mapping, Sequence
 
 import keras
@@ -14,206 +13,22 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+# Re-exported: these lived here before, and users and saved code import them from here.
+from keras_attngan.models.image_pool import ImagePool
+from keras_attngan.models.masks import MaskCollapseWarning, MaskMonitoring
+from keras_attngan.models.schedule import (  # noqa: F401
+    EpochSchedule, Milestone, ScheduledTraining, ScheduleWarning, step_count,
+)
+
 PACKAGE = "keras_attngan"
 
-
-class MaskCollapseWarning(UserWarning):
-    """An attention mask attends to (almost) nothing or everything over an epoch."""
-
-
-class ImagePool:
-    """History of generated images (Shrivastava et al. 2017) that discriminators train on.
-
-    Until the pool is full each new image is stored and returned; afterwards, with
-    probability 0.5, a stored image is returned and replaced by the new one, otherwise the
-    new image is returned. The history lives in sync-on-read variables, so each replica
-    keeps its own and the pool works inside a compiled ``train_step``. It is not part of
-    checkpoints or ``.keras`` files (neither is it in the reference); run backups
-    (``callbacks.RunBackup``) save and restore it through ``get_state`` / ``set_state``.
-    """
-
-    def __init__(self, size: int, image_shape: Sequence[int], name: str = "image_pool"):
-        self.size = int(size)
-        if self.size <= 0:
-            return
-        variable = dict(
-            trainable=False,
-            synchronization=tf.VariableSynchronization.ON_READ,
-            aggregation=tf.VariableAggregation.NONE,
-        )
-        self.images = tf.Variable(
-            tf.zeros((self.size, *image_shape), "float32"), name=f"{name}_images", **variable
-        )
-        self.count = tf.Variable(0, dtype=tf.int32, name=f"{name}_count", **variable)
-
-    def get_state(self) -> dict[str, np.ndarray]:
-        """The history as numpy arrays (one replica's: each replica keeps its own)."""
-        if self.size <= 0:
-            return {}
-        return {"images": _first_replica(self.images), "count": _first_replica(self.count)}
-
-    def set_state(self, state: Mapping[str, np.ndarray]) -> None:
-        if self.size <= 0 or not state:
-            return
-        for variable, key in ((self.images, "images"), (self.count, "count")):
-            value = np.asarray(state[key])
-            if tuple(value.shape) != tuple(variable.shape):
-                raise ValueError(f"The saved image pool holds {key} of shape {value.shape}; "
-                                 f"this model's pool has {tuple(variable.shape)}.")
-            for component in getattr(variable, "values", None) or (variable,):
-                component.assign(value.astype(variable.dtype.as_numpy_dtype))
-
-    def query(self, images: tf.Tensor) -> tf.Tensor:
-        if self.size <= 0:
-            return images
-        dtype = images.dtype
-        images = tf.cast(images, "float32")
-        count = tf.shape(images)[0]
-
-        def body(i, outputs):
-            return i + 1, outputs.write(i, self._query_one(images[i]))
-
-        _, outputs = tf.while_loop(lambda i, _: i < count, body,
-                                   (tf.constant(0), tf.TensorArray(tf.float32, size=count)))
-        result = outputs.stack()
-        result.set_shape(images.shape)
-        return tf.cast(result, dtype)
-
-    def _query_one(self, image: tf.Tensor) -> tf.Tensor:
-        def put(slot):
-            # Sync-on-read variables have no scatter update: assign the updated history.
-            history = self.images.read_value()
-            return self.images.assign(tf.tensor_scatter_nd_update(history, [[slot]],
-                                                                  image[None]))
-
-        def store():
-            slot = self.count.read_value()
-            with tf.control_dependencies([put(slot)]):
-                with tf.control_dependencies([self.count.assign_add(1)]):
-                    return tf.identity(image)
-
-        def swap():
-            slot = tf.random.uniform((), 0, self.size, dtype=tf.int32)
-            old = tf.identity(self.images.read_value()[slot])
-            with tf.control_dependencies([old]):
-                with tf.control_dependencies([put(slot)]):
-                    return tf.identity(old)
-
-        def keep():
-            return tf.identity(image)
-
-        def replace_or_keep():
-            return tf.cond(tf.random.uniform(()) < 0.5, swap, keep)
-
-        return tf.cond(self.count.read_value() < self.size, store, replace_or_keep)
-
-
-class ScheduleWarning(UserWarning):
-    """A paper schedule that a run is too short to carry out in full."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Milestone:
-    """One epoch of a paper's schedule, held as a model hyper-parameter ``option``.
-
-    ``value`` None takes the paper's proportion of the run: round(paper * epochs /
-    paper_epochs), kept inside the run, and no earlier than the epoch in which
-    ``min_steps`` training steps have run (when the steps per epoch are known). An
-    explicit value is taken as it is, and refused if the run never reaches it (a silent
-    no-op would train another model than asked).
-    """
-
-    option: str
-    value: int | None
-    paper: int
-    meaning: str
-    #: the decay start may equal the run's length (= no decay); a stage switch may not.
-    last_allowed: bool = False
-    name: str = ""
-    #: a stage that must run this many steps before the switch, whatever the run's
-    #: length (0: none); ``min_steps_option`` names the hyper-parameter that sets it
-    min_steps: int = 0
-    min_steps_option: str = ""
-
-    def __post_init__(self):
-        if not self.name:
-            object.__setattr__(self, "name", self.option)
-
-    def resolve(self, epochs: int, paper_epochs: int,
-                steps_per_epoch: int | None = None) -> int:
-        if self.value is not None:
-            value = int(self.value)
-            highest = epochs if self.last_allowed else epochs - 1
-            if not 0 <= value <= highest:
-                scaled = self.scaled(epochs, paper_epochs)
-                raise ValueError(
-                    f"{self.option}={value} is never reached in a {epochs}-epoch run "
-                    f"(epochs 0..{epochs - 1}), so this part of the schedule would "
-                    f"silently not happen. Pass {self.option}={scaled} (the paper's "
-                    f"{self.paper} of {paper_epochs} epochs, scaled to the run), leave it "
-                    "unset to scale it with the run, or train for more epochs."
-                )
-            return value
-        return self.scaled(epochs, paper_epochs, steps_per_epoch)
-
-    def scaled(self, epochs: int, paper_epochs: int,
-               steps_per_epoch: int | None = None) -> int:
-        value = int(round(self.paper * epochs / paper_epochs))
-        if self.min_steps and steps_per_epoch:
-            value = max(value, math.ceil(self.min_steps / steps_per_epoch))
-        if self.last_allowed or self.paper >= paper_epochs:
-            return min(max(value, 0), epochs)
-        return min(max(value, 1), max(epochs - 1, 1))
-
-    def describe(self, resolved: int, epochs: int, paper_epochs: int) -> str:
-        origin = ("as given" if self.value is not None
-                  else f"paper: {self.paper} of {paper_epochs}, scaled to the run")
-        if self.value is None and self.min_steps:
-            origin += f", after at least {self.min_steps} steps ({self.min_steps_option})"
-        reached = "" if resolved < epochs or self.last_allowed else \
-            f" -- NOT reached in this {epochs}-epoch run"
-        return f"{self.meaning}: {resolved} ({self.option}, {origin}){reached}"
-
-
-class EpochSchedule(keras.callbacks.Callback):
-    """Runs the model's own schedule inside ``fit``: resolves and prints it when training
-    starts, applies it at each epoch's start (the true epoch, ``initial_epoch`` and
-    resumed runs included) and adds ``model.schedule_logs()`` to each epoch's logs, so
-    they reach ``history`` and TensorBoard. ``TranslationGAN.fit`` adds one unless the
-    callbacks hold one already."""
-
-    def on_train_begin(self, logs=None):
-        self.model.start_schedule(self.params.get("epochs"), self.params.get("steps"),
-                                  verbose=bool(self.params.get("verbose")))
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.model.apply_schedule(epoch)
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs.update(self.model.schedule_logs())
-            self.model.warn_if_masks_collapsed(epoch, logs)
-
-
-def _is_chief() -> bool:
-    from keras_attngan.training.strategy import is_chief  # training imports this module
-
-    return is_chief()
-
-
-def _first_replica(variable) -> np.ndarray:
-    values = getattr(variable, "values", None)  # a distributed variable's components
-    return np.array((values[0] if values else variable).numpy())
-
-
-def step_count(name: str, value: int) -> int:
-    """A schedule hyper-parameter counted in training steps (0: none), refused below 0."""
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0; got {value}.")
-    return int(value)
+__all__ = ["TranslationGAN", "to_model_range", "num_replicas", "PACKAGE", "ImagePool",
+           "MaskCollapseWarning", "EpochSchedule", "Milestone", "ScheduleWarning",
+           "step_count"]
 
 
 def num_replicas() -> int:
+    """The replicas training in sync under the current ``tf.distribute`` strategy."""
     return tf.distribute.get_strategy().num_replicas_in_sync
 
 
@@ -223,7 +38,7 @@ def _multi_worker() -> bool:
         strategy.extended._in_multi_worker_mode())
 
 
-class TranslationGAN(keras.Model):
+class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
     """Base of every model. A subclass declares its networks, ``loss_names``,
     ``generator_variables`` / ``discriminator_variables``, ``_translate`` and
     ``train_step``; everything else lives here once.
@@ -296,6 +111,7 @@ class TranslationGAN(keras.Model):
         }
 
     def make_pool(self, name: str, channels: int | None = None) -> ImagePool:
+        """An image pool of ``pool_size`` images of this model's size."""
         return ImagePool(self.pool_size,
                          (self.image_size, self.image_size, channels or self.channels),
                          name=name)
@@ -312,6 +128,8 @@ class TranslationGAN(keras.Model):
         self._batches_to_skip = max(0, int(count))
 
     def make_train_function(self, force: bool = False):
+        """Keras' train function, wrapped so that ``skip_batches`` can consume batches
+        without training."""
         super().make_train_function(force)
         compiled = self.train_function
         if getattr(compiled, "_skips_batches", False):
@@ -405,183 +223,6 @@ class TranslationGAN(keras.Model):
 
     def compile_from_config(self, config: Mapping[str, Any]) -> None:
         self.compile(**config)
-
-    # ---------------------------------------------------------------------- schedule
-    def schedule_epochs(self) -> list[Milestone]:
-        """The epochs of this model's paper schedule, as hyper-parameters: the rate's
-        decay start, and (in subclasses) stage switches. A milestone whose value is None
-        takes the paper's proportion of the run."""
-        return [Milestone("decay_start", self.decay_start, self.paper_decay_start,
-                          "learning rate: linear decay to 0 from this epoch",
-                          last_allowed=True)]
-
-    def start_schedule(self, epochs: int | None = None, steps_per_epoch: int | None = None,
-                       verbose: bool = False) -> dict:
-        """Resolves the schedule for a run of ``epochs`` (default: the paper's) of
-        ``steps_per_epoch`` steps (unknown: None) and checks it: a milestone given
-        explicitly that the run never reaches is refused; unset ones scale with the run.
-        Called by ``fit`` (through ``EpochSchedule``)."""
-        epochs = int(epochs or self.paper_epochs)
-        resolved = {}
-        for milestone in self.schedule_epochs():
-            resolved[milestone.name] = milestone.resolve(epochs, self.paper_epochs,
-                                                         steps_per_epoch)
-        self._run_epochs, self._milestones = epochs, resolved
-        self._steps_per_epoch = steps_per_epoch
-        # a run too short for the scaled switches: say so (never a silent no-op)
-        switches = [(m, resolved[m.name]) for m in self.schedule_epochs()
-                    if not m.last_allowed]
-        for i, (milestone, epoch) in enumerate(switches):
-            problem = None
-            if epoch >= epochs:
-                problem = f"is never reached in this {epochs}-epoch run"
-            elif any(epoch >= later for _, later in switches[i + 1:]):
-                problem = "coincides with a later switch, so its stage is skipped"
-            if problem and _is_chief():
-                warnings.warn(
-                    f"{type(self).__name__}: {milestone.meaning} {epoch} ({milestone.option}"
-                    f"{', scaled to the run' if milestone.value is None else ''}) {problem}. "
-                    f"Train for more epochs or set {milestone.option} explicitly.",
-                    ScheduleWarning, stacklevel=2)
-        if verbose and _is_chief():
-            print(self.describe_schedule())
-        return dict(resolved)
-
-    def milestone(self, name: str) -> int:
-        """A resolved schedule epoch (0-based: the switch happens when this epoch starts)."""
-        if getattr(self, "_milestones", None) is None:
-            self.start_schedule()
-        return self._milestones[name]
-
-    def describe_schedule(self) -> str:
-        epochs = self._run_epochs
-        lines = [f"{type(self).__name__} schedule for {epochs} epochs "
-                 f"(paper: {self.paper_epochs}):"]
-        for milestone in self.schedule_epochs():
-            lines.append("  " + milestone.describe(self._milestones[milestone.name], epochs,
-                                                   self.paper_epochs))
-        return "\n".join(lines)
-
-    def learning_rate_factor(self, epoch: int) -> float:
-        """The paper's rule, as the CycleGAN reference writes it: constant until
-        ``decay_start``, then linear to 0 at the run's end: 1 - max(0, epoch + 1 -
-        decay_start) / (epochs - decay_start + 1), for the (0-based) epoch."""
-        epochs, start = self._run_epochs_or_paper(), self.milestone("decay_start")
-        return 1.0 - max(0, epoch + 1 - start) / float(epochs - start + 1)
-
-    def _run_epochs_or_paper(self) -> int:
-        if getattr(self, "_milestones", None) is None:
-            self.start_schedule()
-        return self._run_epochs
-
-    def apply_schedule(self, epoch: int) -> None:
-        """Everything the schedule sets at the start of (0-based) ``epoch``: the model's
-        stages (``set_epoch``) and each optimiser's rate. When the set of trained
-        networks changes, the compiled step is rebuilt, so frozen networks are left out
-        of it entirely (no update, no optimiser step, no batch-norm statistics)."""
-        trained = self.trained_roles()
-        self.set_epoch(epoch)
-        factor = self.learning_rate_factor(epoch)
-        for role in self.optimizer_roles:
-            optimizer = getattr(self, f"{role}_optimizer")
-            if optimizer is not None:
-                optimizer.learning_rate = (self.base_learning_rates[role] * factor
-                                           * self.learning_rate_gate(role))
-        self._schedule_factor = factor
-        if self.trained_roles() != trained and getattr(self, "train_function", None):
-            self.make_train_function(force=True)
-
-    def learning_rate_gate(self, role: str) -> float:
-        """A role's share of the scheduled rate; 0 freezes the role (see
-        ``trained_roles``). Read when the step is traced: a Python value, not a
-        variable."""
-        return 1.0
-
-    def trained_roles(self) -> tuple[str, ...]:
-        return tuple(r for r in self.optimizer_roles if self.learning_rate_gate(r) > 0)
-
-    def set_epoch(self, epoch: int) -> None:
-        """Sets what depends on the (0-based) epoch: stage switches, curricula. A function
-        of the epoch (and of saved variables) alone, so resumed runs land in the right
-        stage. ``apply_schedule`` calls it at each epoch's start."""
-
-    def schedule_logs(self) -> dict[str, float]:
-        """Schedule values logged at each epoch's end (in ``history`` and TensorBoard):
-        the generator's scheduled learning rate, and a subclass's stages."""
-        factor = getattr(self, "_schedule_factor", None)
-        if factor is None:
-            return {}
-        return {"learning_rate": self.base_learning_rates.get("generator", 0.0) * factor}
-
-    # -------------------------------------------------------- attention monitoring
-    def mask_statistic_names(self) -> tuple[str, ...]:
-        return tuple(f"mask_{d}_{what}" for d in self.mask_domains
-                     for what in ("mean", "active_mean", "active_fraction"))
-
-    def mask_statistics(self, masks: Mapping[str, Any]) -> dict[str, Any]:
-        """Per domain: the mask's mean over the image (``mask_a_mean``), its mean where
-        it exceeds tau (``mask_a_active_mean``, 0 where nothing does) and the fraction
-        of pixels above tau (``mask_a_active_fraction``); averaged over the epoch by the
-        trackers, so they reach the progress bar, ``history`` and TensorBoard."""
-        out = {}
-        for domain, mask in masks.items():
-            mask = ops.cast(ops.stop_gradient(mask), "float32")
-            active = ops.cast(mask > self.mask_threshold, "float32")
-            out[f"mask_{domain}_mean"] = ops.mean(mask)
-            out[f"mask_{domain}_active_mean"] = (ops.sum(mask * active)
-                                                 / ops.maximum(ops.sum(active), 1.0))
-            out[f"mask_{domain}_active_fraction"] = ops.mean(active)
-        return out
-
-    def masks_in_use(self) -> bool:
-        """Whether the masks decide the translation now (False e.g. in SAT's stage 1,
-        where the mask is 1 by design); collapse warnings apply only then."""
-        return bool(self.mask_domains)
-
-    #: what to try when a mask collapses, shown in the warning
-    collapse_advice: str = ("check the mask in the sample grids; a lower attention "
-                            "learning rate or a longer run before any stage switch may help")
-
-    def warn_if_masks_collapsed(self, epoch: int, logs: Mapping[str, Any]) -> list[str]:
-        """Warns (and returns the warnings) when, over an epoch, a domain's mask attends
-        to almost no pixel (< 0.5 % above tau: the translation is the identity) or is
-        almost 1 everywhere (mean > 0.95: the whole image is repainted)."""
-        if not self.masks_in_use():
-            return []
-        found = []
-        for domain in self.mask_domains:
-            fraction = logs.get(f"mask_{domain}_active_fraction")
-            mean = logs.get(f"mask_{domain}_mean")
-            if fraction is None or mean is None:
-                continue
-            fraction = float(np.mean(ops.convert_to_numpy(fraction)))
-            mean = float(np.mean(ops.convert_to_numpy(mean)))
-            if fraction < 0.005:
-                what = (f"attends to {fraction:.1%} of the pixels (above tau = "
-                        f"{self.mask_threshold:g}): the translation is the identity, the "
-                        "mask collapsed to 0")
-            elif mean > 0.95:
-                what = (f"has mean {mean:.3f}: the whole image is repainted, the mask "
-                        "collapsed to 1")
-            else:
-                continue
-            found.append(f"{type(self).__name__}: in epoch {epoch + 1} the mask on domain "
-                         f"{domain} {what}; {self.collapse_advice}.")
-        for message in found:
-            warnings.warn(message, MaskCollapseWarning, stacklevel=2)
-        return found
-
-    def fit(self, x=None, y=None, *args, callbacks=None, **kwargs):
-        """``keras.Model.fit`` with the model's paper schedule in it: an ``EpochSchedule``
-        is added unless the callbacks hold one already, so the schedule runs exactly
-        once, with or without the package's callbacks."""
-        if isinstance(callbacks, keras.callbacks.CallbackList):
-            raise TypeError("Pass callbacks as a list; a CallbackList would skip the "
-                            "model's schedule.")
-        callbacks = list(callbacks or [])
-        if not any(isinstance(c, EpochSchedule) for c in callbacks):
-            callbacks.insert(0, EpochSchedule())
-        return super().fit(x, y, *args, callbacks=callbacks, **kwargs)
 
     # ------------------------------------------------------------------- train step
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):

@@ -25,6 +25,9 @@ from keras_attngan.networks import patch_discriminator, resnet_generator
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class CycleGAN(TranslationGAN):
+    """CycleGAN (Zhu et al. 2017): two ResNet generators, two PatchGAN discriminators,
+    cycle and identity losses. The baseline every other model is compared with; see
+    this module's docstring."""
     loss_names = ("d_a", "g_a2b", "cycle_a", "idt_a", "d_b", "g_b2a", "cycle_b", "idt_b")
 
     def __init__(

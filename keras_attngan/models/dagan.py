@@ -66,6 +66,9 @@ def region_masks(centres, height: int, width: int, half_size: float, steepness: 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class DAGAN(TranslationGAN):
+    """DA-GAN (Ma et al. 2018): a deep attention encoder that attends to N regions, and
+    a generator that translates the attended instance (a2b). See this module's
+    docstring for the losses and switches."""
     directions = ("a2b",)
     has_attention = True
     mask_domains = ("a",)
@@ -157,6 +160,8 @@ class DAGAN(TranslationGAN):
 
     @classmethod
     def trains_with_source_labels(cls, hparams) -> bool:
+        """True when ``n_classes`` is set: the region classifier trains on source
+        labels."""
         return bool(hparams.get("n_classes"))  # Sec. 3.1's classifier on the regions
 
     # ----------------------------------------------------- the deep attention encoder
@@ -197,6 +202,8 @@ class DAGAN(TranslationGAN):
         return out
 
     def sample_rows(self, images_a, images_b):
+        """The input with its attended regions boxed, the regions' mask and the
+        translation."""
         out = self._translate(images_a, return_regions=True)
         colours = tf.constant([[1.0, 1.0, 0.0, 1.0], [0.0, 1.0, 1.0, 1.0],
                                [1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0]])
@@ -211,6 +218,7 @@ class DAGAN(TranslationGAN):
 
     # ----------------------------------------------------------------- training
     def masks_in_use(self) -> bool:
+        """False: the regions have a fixed size, so they move but cannot collapse."""
         return False  # the regions have a fixed size: they move, they cannot collapse
 
     def train_step(self, data):

@@ -32,10 +32,12 @@ MODELS: dict[str, type[TranslationGAN]] = {
 
 
 def available() -> list[str]:
+    """The registered model names, sorted."""
     return sorted(MODELS)
 
 
 def get_class(name: str) -> type[TranslationGAN]:
+    """The model class registered as ``name``; ValueError listing the names if unknown."""
     try:
         return MODELS[name.lower()]
     except KeyError:
@@ -45,6 +47,7 @@ def get_class(name: str) -> type[TranslationGAN]:
 
 
 def name_of(model: TranslationGAN) -> str:
+    """The registry name of ``model``'s class."""
     for name, cls in MODELS.items():
         if type(model) is cls:
             return name

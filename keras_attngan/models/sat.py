@@ -87,6 +87,9 @@ def adaptive_lambda_update(weight, stopped, total, count, step: float, interval:
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class SAT(TranslationGAN):
+    """SAT, Show, Attend and Translate (Yang et al. 2018): one generator with an
+    attention branch, VGG self-regularisation and an adaptive loss weight, in three
+    stages (a2b). See this module's docstring."""
     directions = ("a2b",)
     has_attention = True
     mask_domains = ("a",)
@@ -183,6 +186,7 @@ class SAT(TranslationGAN):
 
     @property
     def attention_variables(self):
+        """The attention branch's trainable variables (none without attention)."""
         return self.attention_net.trainable_variables if self.attention_net else []
 
     @property
@@ -193,6 +197,7 @@ class SAT(TranslationGAN):
     paper_stage_epochs = (10, 20)
 
     def schedule_epochs(self):
+        """The decay start and, with attention, the starts of stages 2 and 3."""
         milestones = super().schedule_epochs()
         if self.use_attention:
             given = self.stage_epochs or (None, None)
@@ -205,12 +210,15 @@ class SAT(TranslationGAN):
         return milestones
 
     def masks_in_use(self) -> bool:
+        """True from stage 2 on, where the attention branch decides the translation."""
         return self.use_attention and self._stage > 1
 
     def current_stage(self) -> int:
+        """The training stage (1, 2 or 3) of the current epoch."""
         return self._stage
 
     def set_epoch(self, epoch: int) -> None:
+        """Sets the stage of the (0-based) epoch."""
         stage = 1
         if self.use_attention:
             stage = 3 if epoch >= self.milestone("stage_3") else (
@@ -225,6 +233,7 @@ class SAT(TranslationGAN):
         self._stage = stage
 
     def learning_rate_gate(self, role: str) -> float:
+        """Each role's share of the rate in the current stage (0 freezes it)."""
         stage = self._stage
         if role == "attention":
             return {1: 0.0, 2: 1.0, 3: self.fine_tune_factor}[stage] if self.use_attention \
@@ -234,6 +243,7 @@ class SAT(TranslationGAN):
         return 1.0
 
     def schedule_logs(self) -> dict[str, float]:
+        """The learning rate, the adaptive ``lambda`` and the ``stage``."""
         return {**super().schedule_logs(),
                 "lambda": float(ops.convert_to_numpy(self.reg_weight)),
                 "stage": float(self._stage)}
@@ -260,6 +270,7 @@ class SAT(TranslationGAN):
         return out
 
     def sample_rows(self, images_a, images_b):
+        """Input, initial translation, attention mask and translation."""
         image, raw, mask = self._generate(images_a)
         return [{"input": images_a, "initial": raw,
                  "mask": ops.repeat(mask * 2.0 - 1.0, 3, -1), "translation": image}]

@@ -84,6 +84,9 @@ from keras_attngan.networks import attention_net, patch_discriminator, resnet_ge
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class UAG(TranslationGAN):
+    """UAG (Mejjati et al. 2018): CycleGAN generators guided by separate attention
+    networks, and discriminators that judge only the attended regions after the
+    attention stops. See this module's docstring."""
     loss_names = ("d_a", "g_a2b", "cycle_a", "d_b", "g_b2a", "cycle_b")
     has_attention = True
     mask_domains = ("a", "b")
@@ -195,6 +198,7 @@ class UAG(TranslationGAN):
 
     @property
     def attention_variables(self):
+        """Both attention networks' trainable variables."""
         return (self.attention_net_a.trainable_variables
                 + self.attention_net_b.trainable_variables)
 
@@ -207,6 +211,7 @@ class UAG(TranslationGAN):
     paper_attention_stop_epoch = 30
 
     def schedule_epochs(self):
+        """The decay start and the attention stop (``attention_stop_epoch``)."""
         milestones = super().schedule_epochs()
         if self.stop_attention or self.masked_discriminator:
             milestones.append(Milestone(
@@ -219,9 +224,11 @@ class UAG(TranslationGAN):
 
     @property
     def in_masked_stage(self) -> bool:
+        """Whether the discriminators see only attended regions now."""
         return float(ops.convert_to_numpy(self.masked_stage)) > 0.5
 
     def set_epoch(self, epoch: int) -> None:
+        """Sets the attention stop and the masked stage for the (0-based) epoch."""
         stopped = (self.stop_attention or self.masked_discriminator) and \
             epoch >= self.milestone("attention_stop_epoch")
         self.masked_stage.assign(1.0 if stopped and self.masked_discriminator else 0.0)
@@ -234,9 +241,11 @@ class UAG(TranslationGAN):
                         0.0 if self.in_masked_stage and not self.masked_stage_norm else 1.0)
 
     def learning_rate_gate(self, role: str) -> float:
+        """0 for the attention networks once they stop, else 1."""
         return 0.0 if role == "attention" and self._attention_stopped else 1.0
 
     def schedule_logs(self):
+        """The learning rate, ``attention_stopped`` and ``masked_discriminator``."""
         return {**super().schedule_logs(),
                 "attention_stopped": float(ops.convert_to_numpy(self.attention_frozen)),
                 "masked_discriminator": float(ops.convert_to_numpy(self.masked_stage))}
@@ -262,6 +271,8 @@ class UAG(TranslationGAN):
         return {"image": image, "mask": mask, "raw": raw}
 
     def sample_rows(self, images_a, images_b):
+        """Per direction: input, raw generator output, mask, translation,
+        reconstruction."""
         rows = []
         for direction, x in zip(self.directions, (images_a, images_b)):
             image, raw, mask = self._map(x, direction)

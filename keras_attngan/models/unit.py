@@ -49,6 +49,9 @@ def kl_unit_gaussian(mu):
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class UNIT(TranslationGAN):
+    """UNIT (Liu et al. 2017): two VAE-GANs with a shared latent space; translation
+    encodes with one domain's encoder and decodes with the other's generator. See
+    this module's docstring."""
     loss_names = ("d_1", "d_2", "gan_1", "gan_2", "recon_1", "recon_2", "kl",
                   "cycle_kl", "cycle_1", "cycle_2")
     learning_rate = 1e-4
@@ -199,6 +202,7 @@ class UNIT(TranslationGAN):
         }
 
     def discriminator_objective(self, loss):
+        """The two discriminators' losses, summed."""
         return loss["d_1"] + loss["d_2"]
 
     def generator_objective(self, loss):

@@ -57,6 +57,9 @@ from keras_attngan.networks import (
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class UNITDA(UNIT):
+    """UNIT for domain adaptation (Liu et al. 2017, Sec. 4): shared discriminator layers
+    with a classifier head trained on the labelled source. See this module's
+    docstring."""
     loss_names = ("d_1", "d_2", "cls", "feature", "gan_1", "gan_2", "recon_1", "recon_2",
                   "kl", "cycle_kl", "cycle_1", "cycle_2")
     size_multiple = 16  # two 2x2 heads after four 2x2 poolings
@@ -90,6 +93,8 @@ class UNITDA(UNIT):
                          **kwargs)
 
     def build_networks(self) -> None:
+        """The digit encoders, decoders and discriminators with the shared layers of
+        Sec. 4."""
         ngf, ndf, size, channels = self.ngf, self.ndf, self.image_size, self.channels
         self.encoder_front_1 = unit_digit_encoder_front(channels, ngf, "encoder_front_1")
         self.encoder_front_2 = unit_digit_encoder_front(channels, ngf, "encoder_front_2")
@@ -129,6 +134,7 @@ class UNITDA(UNIT):
         return self.shared_discriminator(front(x, training=training), training=training)
 
     def discriminate(self, x, domain="a", training=False):
+        """The adversarial scores of images of ``domain``."""
         return self.adversarial_head(self.top_features(x, domain, training))
 
     def class_logits(self, x, domain="b", training=False):
@@ -163,6 +169,7 @@ class UNITDA(UNIT):
 
     # ------------------------------------------------------------------- training
     def discriminator_losses(self, x1, x2, x12, x21, labels=None):
+        """UNIT's discriminator losses plus the classifier and feature terms."""
         if labels is None:
             raise ValueError("unit_da trains its classifier on labelled source images: pass "
                              "labels_a= to kag.data.unpaired() so batches carry them.")
@@ -178,5 +185,6 @@ class UNITDA(UNIT):
         return loss
 
     def discriminator_objective(self, loss):
+        """UNIT's objective plus lambda_class * L_cls + lambda_feature * L_feat."""
         return (super().discriminator_objective(loss) + self.lambda_class * loss["cls"]
                 + self.lambda_feature * loss["feature"])

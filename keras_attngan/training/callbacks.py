@@ -281,6 +281,7 @@ def image_grid(rows: Sequence[dict[str, Any]]) -> np.ndarray:
 
 
 def write_png(path: str, image: np.ndarray) -> None:
+    """Writes a uint8 image as a PNG, creating its folder."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     tf.io.write_file(path, tf.io.encode_png(image))
 
@@ -353,6 +354,7 @@ class SampleGrid(keras.callbacks.Callback):
         self.last_path: str | None = None
 
     def grid(self) -> np.ndarray:
+        """The grid of the model's sample rows for the fixed inputs, uint8."""
         return image_grid(self.model.sample_rows(self.samples_a, self.samples_b))
 
     def on_epoch_begin(self, epoch, logs=None):

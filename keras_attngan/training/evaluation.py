@@ -64,6 +64,7 @@ class PeriodicEvaluation(keras.callbacks.Callback):
 
     @property
     def log_name(self) -> str:
+        """The name the metric is logged under (``eval_kid``, ``eval_fid``)."""
         return f"eval_{self.metric}"
 
     def _record_path(self) -> str | None:

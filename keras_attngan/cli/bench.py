@@ -1,0 +1,113 @@
+"""``attngan bench train | data | export | evaluate | quality``: the benchmarks of
+``keras_attngan.benchmarks``, printed as one line each (``--json`` for the figures)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from keras_attngan.cli.common import inception_weights, parse_set, positive
+from keras_attngan.cli.names import MODEL_NAMES
+
+
+def add_parser(sub) -> None:
+    """The ``bench`` sub-command and its options."""
+    b = sub.add_parser("bench", help="measure training-step, data-pipeline, export, "
+                                     "feature-extraction speed, or translation quality")
+    b.add_argument("what", choices=("train", "data", "export", "evaluate", "quality"))
+    b.add_argument("--model", default="cyclegan", choices=MODEL_NAMES)
+    b.add_argument("--image-size", type=int, default=None,
+                   help="default 128 for train, 256 for data")
+    b.add_argument("--batch-size", type=int, default=None,
+                   help="default 1; 32 for evaluate")
+    b.add_argument("--steps", type=positive(int), default=None,
+                   help="timed steps (train, default 10), pairs (data, default 256) or "
+                        "images (evaluate, default 2000) or training steps (quality, "
+                        "default 3000)")
+    b.add_argument("--warmup", type=int, default=2)
+    b.add_argument("--jit-compile", action="store_true")
+    b.add_argument("--set", action="append", metavar="NAME=VALUE")
+    b.add_argument("--folder", default=None, help="data: a folder of images to read")
+    b.add_argument("--inception-weights", default=None,
+                   help="evaluate: none (default: random init, same speed), imagenet or PATH")
+    b.add_argument("--task", choices=("texture", "digits"), default="texture",
+                   help="quality: texture (objects gain stripes, 64 px) or digits (content "
+                        "kept, 32 px)")
+    b.add_argument("--no-reference", dest="reference", action="store_false",
+                   help="quality: skip training CycleGAN as the reference")
+    b.add_argument("--seed", type=int, default=0, help="quality: data and training seed")
+    b.add_argument("--lr", type=positive(float), default=None,
+                   help="quality: the model's learning rate (default: the benchmark's "
+                        "choice for its budget where it has one, else the paper's)")
+    b.add_argument("--log-dir", default=None,
+                   help="quality: keep TensorBoard logs and sample grids here")
+    b.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    b.add_argument("--verbose", dest="tf_log", action="store_true",
+                   help="show TensorFlow's own log lines")
+    b.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Runs the benchmark ``bench WHAT`` names, prints its line and returns its figures."""
+    from keras_attngan.benchmarks import speed
+
+    if args.what == "train":
+        result = speed.bench_train(args.model, image_size=args.image_size,
+                                        batch_size=args.batch_size, steps=args.steps,
+                                        warmup=args.warmup, jit_compile=args.jit_compile,
+                                        **parse_set(args.set))
+        print(f"{result['model']} train step, {result['image_size']} px, batch "
+              f"{result['batch_size']}, jit_compile={result['jit_compile']}: "
+              f"median {result['seconds_per_step']:.3f} s/step over {result['steps']} steps, "
+              f"{result['images_per_second']:.2f} images/s, "
+              f"{result['gflop_per_step']:.1f} GFLOP/step, "
+              f"{result['gflop_per_second']:.1f} GFLOP/s (this machine's 4096^2 float32 "
+              f"matmul in TF: {result['matmul_gflop_per_second']:.0f} GFLOP/s), "
+              f"peak RSS {result['peak_rss_mb']:.0f} MB")
+    elif args.what == "export":
+        result = speed.bench_export(args.model, image_size=args.image_size,
+                                         runs=args.steps, **parse_set(args.set))
+        for row in result["rows"]:
+            print(f"{row['format']:<18} median {row['seconds']:.3f} s/image, "
+                  f"{row['speedup_vs_keras']:.2f}x Keras predict, "
+                  + (f"{row['psnr_db']:.1f} dB to it" if row["psnr_db"] != float("inf")
+                     else "the float32 reference")
+                  + (f", {row['bytes'] / 1e6:.1f} MB" if row.get("bytes") else ""))
+        print(f"{result['image_size']} px, peak RSS {result['peak_rss_mb_keras_inference']:.0f}"
+              f" MB after building the model and Keras inference; this machine's 4096^2 "
+              f"float32 matmul in TF: {result['matmul_gflop_per_second']:.0f} GFLOP/s")
+    elif args.what == "quality":
+        from keras_attngan.benchmarks import quality
+
+        result = quality.bench_quality(args.model, task=args.task, steps=args.steps,
+                                       batch_size=args.batch_size, seed=args.seed,
+                                       reference=args.reference, log_dir=args.log_dir,
+                                       image_size=args.image_size, learning_rate=args.lr,
+                                       verbose=1 if sys.stderr.isatty() else 0,
+                                       **parse_set(args.set))
+        print(quality.format_quality(result))
+    elif args.what == "evaluate":
+        weights = inception_weights(args.inception_weights or "none")
+        result = speed.bench_evaluate(images=args.steps, image_size=args.image_size,
+                                           batch_size=args.batch_size, weights=weights,
+                                           progress=sys.stderr.isatty())
+        print(f"feature extraction, {result['network']}: {result['images_per_second']:.1f} "
+              f"images/s at {result['image_size']} px, batch {result['batch_size']} "
+              f"({result['images']} images in {result['seconds']:.1f} s, "
+              f"{result['cpu_count']} CPUs, {result['images_per_cpu_second']:.1f} images per "
+              f"CPU-second, load {result['load_average_1min_at_end']:.1f}); peak RSS "
+              f"{result['peak_rss_mb']:.0f} MB after "
+              f"{result['images']} images, {result['peak_rss_mb_after_first_pass']:.0f} MB "
+              f"after {result['first_pass_images']} (the images as float32 would be "
+              f"{result['images_as_float32_mb']:.0f} MB)")
+    else:
+        result = speed.bench_data(image_size=args.image_size, pairs=args.steps,
+                                       batch_size=args.batch_size, folder=args.folder)
+        print(f"unpaired pipeline, {result['image_size']} px from JPEG: "
+              f"{result['images_per_second']:.1f} images/s "
+              f"({result['images']} images in {result['seconds']:.2f} s)")
+    if args.json:
+        print(json.dumps(result))
+    return result
