@@ -61,17 +61,27 @@ def test_strategy_picks_by_environment(monkeypatch):
 def test_winograd_convolutions_take_plain_conv2d_step_on_two_replicas(demo_arrays,
                                                                      request):
     """The residual blocks' Winograd convolutions (used at paper size, forced on here for
-    the tiny model) give the step of plain Conv2D, under MirroredStrategy too."""
+    the tiny model) give the step of plain Conv2D, and the same step under
+    MirroredStrategy as on one device.
+
+    Winograd sums in another order than the CPU's direct convolution: with these weights
+    a pre-activation near 0 can change sign, so on some CPUs (AMD EPYC) one SGD(0.5) step
+    differs from plain Conv2D's by 0.15 % of how far the weights moved; a wrong gradient
+    (e.g. not scaled for the replicas) is off by tens of percent."""
     a, b = demo_arrays
     data = (a[:2].astype("float32") / 127.5 - 1, b[:2].astype("float32") / 127.5 - 1)
     initial = kag.models.build("cyclegan", **TINY, pool_size=0).get_weights()
     plain, logs_plain = one_step(tf.distribute.OneDeviceStrategy("CPU:0"), initial, data)
 
     traced = request.getfixturevalue("forced_winograd")  # only from here on
+    one, _ = one_step(tf.distribute.OneDeviceStrategy("CPU:0"), initial, data)
     mirrored = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
     winograd, logs_winograd = one_step(mirrored, initial, data)
     assert traced  # the step did run the Winograd convolutions
+    replicas = max(np.abs(w1 - w2).max() for w1, w2 in zip(one, winograd))
+    assert replicas < 1e-5, replicas
+    moved = max(np.abs(w1 - w0).max() for w1, w0 in zip(plain, initial))
     diff = max(np.abs(w1 - w2).max() for w1, w2 in zip(plain, winograd))
-    assert diff < 1e-5, diff
+    assert diff < 0.01 * moved, (diff, moved)
     for name in logs_plain:
         assert np.isclose(logs_plain[name][0], logs_winograd[name][0], rtol=1e-4), name
