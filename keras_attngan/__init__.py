@@ -33,7 +33,7 @@ def _check_backend() -> None:
 
 _check_backend()
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _SUBMODULES = ("data", "export", "inference", "layers", "losses", "metrics", "models",
                "networks", "training")

@@ -171,6 +171,10 @@ class SwitchableInstanceNorm(InstanceNormalization):
         return enabled * super().call(x, training=training) + (1.0 - enabled) * x
 
 
+#: the normalisations ``normalization`` makes (a model's ``norm`` option takes these)
+NORMS = ("instance", "running_instance", "switchable_instance", "batch", "none")
+
+
 def normalization(kind: str, name: str | None = None) -> layers.Layer | None:
     """'instance', 'running_instance', 'switchable_instance', 'batch' or 'none'."""
     if kind == "instance":
@@ -433,14 +437,29 @@ def _pad(x, amount: int, padding: str):
     raise ValueError(f"Unknown padding {padding!r}; use 'reflect', 'zero' or 'same'.")
 
 
-def _conv_class(filters: int, kernel_size: int, strides: int, dilation: int) -> type:
-    """The Conv2D subclass that computes this convolution fastest (each checks its input
-    shape when called and falls back to Conv2D)."""
-    if filters <= FEW_FILTERS_MAX and kernel_size >= FEW_FILTERS_MIN_KERNEL:
-        return FewFiltersConv2D
-    if kernel_size == 3 and strides == 1 and dilation == 1:
-        return WinogradConv2D
-    return layers.Conv2D
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Conv2D(WinogradConv2D, FewFiltersConv2D):
+    """``keras.layers.Conv2D`` whose algorithm is chosen where it runs, from the layer,
+    its input shape, dtype and device (``algorithm``): Winograd F(2x2, 3x3) for large
+    3x3 stride-1 convolutions on the CPU, 2x2 pixel blocks for large kernels with few
+    output channels (an output layer), else TF's own convolution.
+
+    Every convolution of the package's networks is this class, so a saved file's layout
+    (Keras names weights by class: ``conv2d_N``) does not depend on which algorithm ran.
+    Same weights and config as ``keras.layers.Conv2D``.
+    """
+
+    def _blocked(self, input_shape) -> bool:
+        return (self.filters <= FEW_FILTERS_MAX
+                and min(self.kernel_size) >= FEW_FILTERS_MIN_KERNEL
+                and _on_pixel_pairs(self, input_shape))
+
+    def algorithm(self, input_shape) -> str:
+        """"winograd", "pixel_blocks" or "direct": how an input of this shape is
+        convolved here and now (inside ``plain_convolutions()``: never Winograd)."""
+        if self._winograd(input_shape):
+            return "winograd"
+        return "pixel_blocks" if self._blocked(input_shape) else "direct"
 
 
 def conv_block(
@@ -470,7 +489,7 @@ def conv_block(
     if use_bias is None:
         use_bias = norm not in BIAS_CANCELLING_NORMS
     x = _pad(x, pad_amount, padding)
-    x = _conv_class(filters, kernel_size, strides, dilation)(
+    x = Conv2D(
         filters,
         kernel_size,
         strides=strides,

@@ -210,18 +210,25 @@ def test_a_bias_before_instance_or_batch_norm_changes_nothing(norm):
     assert any("bias" in w.path for w in plain.weights)
 
 
-def test_generators_use_the_few_filters_conv_for_their_output_layer():
+def test_generators_use_the_few_filters_algorithm_for_their_output_layer():
     generator = networks.resnet_generator(3, ngf=8, n_blocks=1)
-    few = [l for l in generator.layers if isinstance(l, layers.FewFiltersConv2D)]
-    assert [l.filters for l in few] == [3]  # the 7x7 output layer only
-    assert few[0] is generator.layers[-2]
+    shapes = {l.name: l.input.shape for l in generator.layers if isinstance(l, layers.Conv2D)}
+    blocked = [l for l in generator.layers if isinstance(l, layers.Conv2D)
+               and l.algorithm((1, 70, 70, l.input.shape[-1])) == "pixel_blocks"]
+    assert [l.filters for l in blocked] == [3]  # the 7x7 output layer only
+    assert blocked[0] is generator.layers[-2]
+    assert shapes  # every convolution is the package's Conv2D
 
 
-def test_residual_blocks_use_the_winograd_conv():
+def test_residual_blocks_use_the_winograd_algorithm(forced_winograd):
     generator = networks.resnet_generator(3, ngf=8, n_blocks=2)
-    winograd = [l for l in generator.layers if isinstance(l, layers.WinogradConv2D)]
+    convs = [l for l in generator.layers if isinstance(l, layers.Conv2D)]
+    winograd = [l for l in convs if l.algorithm((1, 34, 34, l.input.shape[-1])) == "winograd"]
     assert len(winograd) == 4  # both 3x3 convolutions of each block
     assert all(l.kernel_size == (3, 3) and l.strides == (1, 1) for l in winograd)
+    # the choice is made where the layer runs: not inside plain_convolutions()
+    with layers.plain_convolutions():
+        assert {l.algorithm((1, 34, 34, l.input.shape[-1])) for l in winograd} == {"direct"}
 
 
 def test_dilated_residual_block_keeps_shape_and_sees_further():

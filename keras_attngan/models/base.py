@@ -15,6 +15,7 @@ from keras import ops
 
 # Re-exported: these lived here before, and users and saved code import them from here.
 from keras_attngan.models.image_pool import ImagePool
+from keras_attngan.models.images import to_model_range
 from keras_attngan.models.masks import MaskCollapseWarning, MaskMonitoring
 from keras_attngan.models.schedule import (  # noqa: F401
     EpochSchedule, Milestone, ScheduledTraining, ScheduleWarning, step_count,
@@ -25,6 +26,14 @@ PACKAGE = "keras_attngan"
 __all__ = ["TranslationGAN", "to_model_range", "num_replicas", "PACKAGE", "ImagePool",
            "MaskCollapseWarning", "EpochSchedule", "Milestone", "ScheduleWarning",
            "step_count"]
+
+
+def check_choice(option: str, value: Any, allowed: Sequence[Any]) -> None:
+    """Refuses a hyper-parameter value that is not one of ``allowed``, naming the option
+    and the values it takes (a constructor's refusals name what to change)."""
+    if value not in allowed:
+        raise ValueError(f"{option}={value!r} is not one of {', '.join(map(repr, allowed))}; "
+                         f"pass one of them as {option}.")
 
 
 def num_replicas() -> int:
@@ -102,13 +111,37 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
 
     # ----------------------------------------------------------------- configuration
     def get_config(self) -> dict[str, Any]:
+        from keras_attngan import __version__
+        from keras_attngan.models.formats import FORMAT_VERSION
+
         return {
             "name": self.name,
             "image_size": self.image_size,
             "channels": self.channels,
             "pool_size": self.pool_size,
             "decay_start": self.decay_start,
+            # which layout the weights are in (models/formats.py), and who wrote them
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
         }
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "TranslationGAN":
+        """The model a config describes (``format_version`` and ``package_version``
+        say how it was saved; they are not hyper-parameters)."""
+        config = {key: value for key, value in config.items()
+                  if key not in ("format_version", "package_version")}
+        return cls(**config)
+
+    def load_weights(self, filepath, *args, **kwargs) -> None:
+        """``keras.Model.load_weights``; a ``.weights.h5`` written in an earlier layout
+        (a run backup, a checkpoint) is upgraded on the way (``models/formats.py``)."""
+        if str(filepath).endswith(".weights.h5") and not args and not kwargs:
+            from keras_attngan.models.formats import upgrade_weights
+
+            upgrade_weights(self, str(filepath))
+            return
+        super().load_weights(filepath, *args, **kwargs)
 
     def make_pool(self, name: str, channels: int | None = None) -> ImagePool:
         """An image pool of ``pool_size`` images of this model's size."""
@@ -395,38 +428,3 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
                 row["reconstruction"] = self._translate(out["image"], reverse)["image"]
             rows.append(row)
         return rows
-
-
-def to_model_range(images) -> tuple[np.ndarray, bool]:
-    """uint8 [0, 255] or float [-1, 1] images -> float32 RGB batch in [-1, 1]."""
-    x = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
-    if x.ndim not in (3, 4):
-        raise ValueError(
-            f"Expected an image (H, W, C) or a batch (N, H, W, C); got shape {x.shape}."
-        )
-    single = x.ndim == 3
-    if single:
-        x = x[None]
-    if x.shape[-1] not in (1, 3, 4):
-        raise ValueError(
-            f"Expected 1 (grayscale), 3 (RGB) or 4 (RGBA) channels; got {x.shape[-1]} in "
-            f"shape {x.shape}. Channels go last."
-        )
-    if 0 in x.shape:
-        raise ValueError(f"Got an empty image batch of shape {x.shape}.")
-    if x.shape[-1] == 1:
-        x = np.repeat(x, 3, axis=-1)
-    elif x.shape[-1] == 4:
-        x = x[..., :3]
-    if x.dtype == np.uint8:
-        return x.astype("float32") / 127.5 - 1.0, single
-    if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(
-            f"Images must be uint8 in [0, 255] or float in [-1, 1]; got dtype {x.dtype}."
-        )
-    if x.size and (np.nanmin(x) < -1.001 or np.nanmax(x) > 1.001):
-        raise ValueError(
-            f"Float images must lie in [-1, 1]; these span [{np.nanmin(x):.3g}, "
-            f"{np.nanmax(x):.3g}]. Pass uint8 images for 0..255 data."
-        )
-    return x.astype("float32"), single

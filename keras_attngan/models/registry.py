@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import json
 import os
+import tempfile
 import zipfile
 from typing import Any
 
@@ -142,7 +144,7 @@ def load(path: str | os.PathLike, compile: bool = True) -> TranslationGAN:
             "archive, and this is not one (truncated, corrupt, or another format)."
         )
     try:
-        model = keras.saving.load_model(path, compile=compile)
+        model = _load(path, compile)
     except (ValueError, OSError, KeyError, zipfile.BadZipFile, EOFError) as error:
         raise ValueError(
             f"{path!r} is not a readable .keras model file (truncated or corrupt?): "
@@ -152,4 +154,28 @@ def load(path: str | os.PathLike, compile: bool = True) -> TranslationGAN:
         raise ValueError(
             f"{path!r} holds a {type(model).__name__}, not a keras_attngan model."
         )
+    return model
+
+
+def _load(path: str, compile: bool):
+    """``keras.saving.load_model`` for files in today's layout; files that an earlier
+    release wrote are rebuilt from their config and their weights upgraded
+    (``models/formats.py``)."""
+    from keras_attngan.models.formats import FORMAT_VERSION, upgrade_weights
+
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+        if config.get("config", {}).get("format_version") == FORMAT_VERSION:
+            return keras.saving.load_model(path, compile=compile)
+        cls = keras.saving.get_registered_object(config.get("registered_name", ""))
+        if cls is None or not issubclass(cls, TranslationGAN):
+            return keras.saving.load_model(path, compile=compile)
+        model = cls.from_config(config["config"])
+        if compile and config.get("compile_config"):
+            model.compile_from_config(config["compile_config"])
+        with tempfile.TemporaryDirectory() as tmp:
+            weights = os.path.join(tmp, "model.weights.h5")
+            with open(weights, "wb") as f:
+                f.write(archive.read("model.weights.h5"))
+            upgrade_weights(model, weights, shown_as=path)
     return model
