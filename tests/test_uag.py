@@ -187,7 +187,7 @@ def test_attention_layers_of_the_appendix_or_of_the_authors_code():
     assert np.asarray(paper.translate(x)["mask"]).mean() == pytest.approx(0.818, abs=0.05)
     restored = kag.models.get_class("uag").from_config(paper.get_config())
     assert kernels(restored) == kernels(paper) and restored.attention_bias == 1.5
-    with pytest.raises(ValueError, match="layers_from"):
+    with pytest.raises(ValueError, match="attention_layers"):
         kag.models.build("uag", image_size=32, attention_layers="appendix")
 
 

@@ -58,7 +58,10 @@ import tensorflow as tf
 from keras import ops
 
 from keras_attngan import losses
-from keras_attngan.models.base import PACKAGE, Milestone, TranslationGAN, step_count
+from keras_attngan.layers import NORMS
+from keras_attngan.models.base import (
+    PACKAGE, Milestone, TranslationGAN, check_choice, step_count,
+)
 from keras_attngan.networks import global_discriminator, resnet_generator
 
 
@@ -103,7 +106,8 @@ class AGGAN(TranslationGAN):
     ):
         super().__init__(image_size=image_size, channels=channels, pool_size=pool_size,
                          **kwargs)
-        losses._check_kind(gan_mode)
+        check_choice("gan_mode", gan_mode, losses.ADVERSARIAL_KINDS)
+        check_choice("norm", norm, NORMS)
         self.ngf, self.ndf, self.n_blocks, self.norm = ngf, ndf, n_blocks, norm
         self.gan_mode = gan_mode
         self.lambda_gan, self.lambda_cycle = float(lambda_gan), float(lambda_cycle)

@@ -46,7 +46,8 @@ from keras import ops
 
 from keras_attngan import losses
 from keras_attngan.models.aggan import AGGAN
-from keras_attngan.models.base import PACKAGE, TranslationGAN
+from keras_attngan.layers import NORMS
+from keras_attngan.models.base import PACKAGE, TranslationGAN, check_choice
 from keras_attngan.networks import classifying_discriminator, resnet_generator
 
 
@@ -86,9 +87,19 @@ class AGGANMultiDomain(TranslationGAN):
     ):
         if n_domains < 2:
             raise ValueError(f"n_domains must be at least 2; got {n_domains}.")
+        if n_layers_d < 1 or image_size % 2**n_layers_d:
+            fits = max((k for k in range(1, n_layers_d) if image_size % 2**k == 0),
+                       default=None)
+            raise ValueError(
+                f"image_size={image_size} must be a multiple of 2**n_layers_d="
+                f"{2**max(n_layers_d, 0)} for the discriminator's domain head: pass "
+                + (f"n_layers_d={fits} (for which image_size must be a multiple of "
+                   f"{2**fits}), or " if fits else "")
+                + f"an image_size that is a multiple of {2**max(n_layers_d, 0)}.")
         super().__init__(image_size=image_size, channels=channels, pool_size=pool_size,
                          **kwargs)
-        losses._check_kind(gan_mode)
+        check_choice("gan_mode", gan_mode, losses.ADVERSARIAL_KINDS)
+        check_choice("norm", norm, NORMS)
         self.n_domains, self.ngf, self.ndf = int(n_domains), ngf, ndf
         self.n_blocks, self.n_layers_d, self.norm, self.gan_mode = (
             n_blocks, n_layers_d, norm, gan_mode)

@@ -19,7 +19,8 @@ import keras
 import tensorflow as tf
 
 from keras_attngan import losses
-from keras_attngan.models.base import PACKAGE, TranslationGAN
+from keras_attngan.layers import NORMS
+from keras_attngan.models.base import PACKAGE, TranslationGAN, check_choice
 from keras_attngan.networks import patch_discriminator, resnet_generator
 
 
@@ -47,7 +48,8 @@ class CycleGAN(TranslationGAN):
     ):
         super().__init__(image_size=image_size, channels=channels, pool_size=pool_size,
                          **kwargs)
-        losses._check_kind(gan_mode)
+        check_choice("gan_mode", gan_mode, losses.ADVERSARIAL_KINDS)
+        check_choice("norm", norm, NORMS)
         self.ngf, self.ndf, self.n_blocks, self.n_layers_d = ngf, ndf, n_blocks, n_layers_d
         self.norm, self.gan_mode = norm, gan_mode
         self.lambda_cycle, self.lambda_identity = float(lambda_cycle), float(lambda_identity)

@@ -77,8 +77,10 @@ import tensorflow as tf
 from keras import ops
 
 from keras_attngan import losses
-from keras_attngan.layers import SwitchableInstanceNorm
-from keras_attngan.models.base import PACKAGE, Milestone, TranslationGAN, step_count
+from keras_attngan.layers import NORMS, SwitchableInstanceNorm
+from keras_attngan.models.base import (
+    PACKAGE, Milestone, TranslationGAN, check_choice, step_count,
+)
 from keras_attngan.networks import attention_net, patch_discriminator, resnet_generator
 
 
@@ -127,7 +129,9 @@ class UAG(TranslationGAN):
     ):
         super().__init__(image_size=image_size, channels=channels, pool_size=pool_size,
                          **kwargs)
-        losses._check_kind(gan_mode)
+        check_choice("gan_mode", gan_mode, losses.ADVERSARIAL_KINDS)
+        check_choice("attention_norm", attention_norm, NORMS)
+        check_choice("attention_layers", attention_layers, ("authors", "paper"))
         self.ngf, self.ndf, self.n_blocks = ngf, ndf, n_blocks
         self.attention_ngf, self.attention_blocks = attention_ngf, attention_blocks
         self.attention_layers, self.attention_bias = attention_layers, float(attention_bias)
@@ -189,7 +193,8 @@ class UAG(TranslationGAN):
     def from_config(cls, config):
         # saved before these options existed: rebuilt as it was trained (the paper's)
         return super().from_config(
-            {"attention_norm": "instance", "masked_stage_norm": False, **config})
+            {"attention_norm": "instance", "masked_stage_norm": False,
+             "attention_layers": "paper", **config})
 
     # ------------------------------------------------------------------ variables
     @property

@@ -36,7 +36,8 @@ import tensorflow as tf
 from keras import ops
 
 from keras_attngan import losses
-from keras_attngan.models.base import PACKAGE, TranslationGAN
+from keras_attngan.layers import NORMS
+from keras_attngan.models.base import PACKAGE, TranslationGAN, check_choice
 from keras_attngan.networks import (
     conv_discriminator, residual_stack, unit_decoder_back, unit_encoder_front,
 )
@@ -81,7 +82,8 @@ class UNIT(TranslationGAN):
     ):
         super().__init__(image_size=image_size, channels=channels, pool_size=pool_size,
                          **kwargs)
-        losses._check_kind(gan_mode)
+        check_choice("gan_mode", gan_mode, losses.ADVERSARIAL_KINDS)
+        check_choice("norm", norm, NORMS)
         if not 0 <= n_shared <= n_blocks:
             raise ValueError(f"n_shared={n_shared} must lie in [0, n_blocks={n_blocks}].")
         self.ngf, self.ndf, self.n_blocks, self.n_shared = ngf, ndf, n_blocks, n_shared

@@ -157,7 +157,10 @@ def train(
                                  load_size, batch_size, seed, skip_corrupt)
     strategy = kag.training.strategy()
     with strategy.scope():
-        gan = kag.models.build(model, **hparams)
+        try:
+            gan = kag.models.build(model, **hparams)
+        except (ValueError, TypeError) as error:  # a constructor's refusal names the option
+            raise RunError(f"--set: {error}") from None
         gan.compile(**({"learning_rate": learning_rate} if learning_rate else {}),
                     jit_compile=jit_compile)
     try:
