@@ -1,4 +1,5 @@
 import glob
+import os
 
 import numpy as np
 import pytest
@@ -186,3 +187,20 @@ def test_pending_grids_are_logged_once_and_renamed_only_for_backed_up_epochs(tmp
                   for v in e.summary.value if v.tag == "samples"]
     assert sorted(steps) == [0, 1] and logged_steps(str(tmp_path / "images"), "samples") \
         == {0, 1}
+
+
+def test_default_callbacks_stop_a_run_whose_loss_turned_nan(tiny_cyclegan, demo_arrays,
+                                                          tmp_path):
+    """callbacks.default() holds TerminateOnNaN: a run whose losses are NaN stops after
+    its first step instead of training 3 epochs on NaN weights (Keras' own callback
+    of that name watches a "loss" these models do not log, and let it run)."""
+    a, b = demo_arrays
+    model = tiny_cyclegan()
+    data = kag.data.unpaired(a, b, image_size=32, load_size=32, batch_size=2,
+                             augment=False)
+    weight = model.generator_a2b.trainable_variables[0]
+    weight.assign(np.full(weight.shape, np.nan, np.float32))
+    model.fit(data, epochs=3, verbose=0, callbacks=kag.callbacks.default(model, str(tmp_path)))
+    assert int(model.generator_optimizer.iterations.numpy()) == 1
+    # and no backup of the broken state was written
+    assert not os.path.exists(os.path.join(tmp_path, "backup", "latest.json"))

@@ -101,12 +101,16 @@ class RunBackup(keras.callbacks.Callback):
         done = batch + 1
         if done <= self._batch:  # a batch the resumed epoch had done: skipped, not trained
             return
+        if getattr(self.model, "stopped_on_nan", False):
+            return  # the last backup keeps the run as it was before the NaN
         self._since_save += done - self._batch
         self._batch = done
         if self.save_freq != "epoch" and self._since_save >= self.save_freq:
             self.save(self._epoch, self._batch)
 
     def on_epoch_end(self, epoch, logs=None):
+        if getattr(self.model, "stopped_on_nan", False):
+            return  # the last backup keeps the run as it was before the NaN
         self.save(epoch + 1, 0)
         self._epoch, self._batch = epoch + 1, 0
 
@@ -278,6 +282,23 @@ def image_grid(rows: Sequence[dict[str, Any]]) -> np.ndarray:
              for line in lines]
     grid = np.concatenate(lines, axis=0)
     return np.clip(np.round((grid + 1.0) * 127.5), 0, 255).astype(np.uint8)
+
+
+class TerminateOnNaN(keras.callbacks.Callback):
+    """Stops training at the first batch whose losses are not finite, says which, and
+    keeps ``RunBackup`` from saving the broken state. (Keras' own TerminateOnNaN looks
+    only at a "loss" entry, which these models, with one loss per network, do not
+    log.)"""
+
+    def on_train_batch_end(self, batch, logs=None):
+        names = getattr(self.model, "loss_names", ())
+        broken = [name for name in names if name in (logs or {})
+                  and not np.all(np.isfinite(keras.ops.convert_to_numpy(logs[name])))]
+        if broken:
+            print(f"attngan: batch {batch + 1}: {', '.join(broken)} not finite; training "
+                  "stopped (the last backup holds the run before it).")
+            self.model.stopped_on_nan = True
+            self.model.stop_training = True
 
 
 def write_png(path: str, image: np.ndarray) -> None:
@@ -469,7 +490,7 @@ def default(
     # commit redoes the epoch and drops them, one after it publishes them on resume.
     callbacks: list[keras.callbacks.Callback] = [
         EpochSchedule(),
-        keras.callbacks.TerminateOnNaN(),
+        TerminateOnNaN(),
     ]
     if samples is not None:
         a, b = sample_batch(samples)
