@@ -43,7 +43,17 @@ def forced_winograd(monkeypatch):
                         lambda x, k: traced.append(x.shape) or winograd_conv3x3(x, k))
     monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
+    monkeypatch.setattr(layers, "gpu_available", lambda: False)
     return traced
+
+
+@pytest.fixture
+def cpu_only(monkeypatch):
+    """The package's device check (``layers.gpu_available``) answers no GPU, so tests of
+    the CPU's algorithm choices pass on a machine with one too."""
+    from keras_attngan import layers
+
+    monkeypatch.setattr(layers, "gpu_available", lambda: False)
 
 
 @pytest.fixture(scope="session")
@@ -135,6 +145,17 @@ def background_change(model, demo_task):
     _, _, test_a, masks = demo_task
     out = (model.translate(test_a)["image"] + 1) * 127.5
     return float(np.abs(out - test_a)[masks < 0.01].mean())
+
+
+def disc_colour_distances(model, demo_task):
+    """How far (RGB, 0..255) the held-out A discs are from B's disc colour before and
+    after translation: a model that learned the task moves them toward it."""
+    _, _, test_a, masks = demo_task
+    out = (model.translate(test_a)["image"] + 1) * 127.5
+    disc = masks > 0.9
+    target = np.array(kag.data.builtin.OBJECT_COLORS["b"], np.float32)
+    return (float(np.linalg.norm(test_a[disc].mean(axis=0) - target)),
+            float(np.linalg.norm(out[disc].mean(axis=0) - target)))
 
 
 @pytest.fixture(scope="session")

@@ -144,7 +144,7 @@ def test_few_filters_conv_is_conv2d(height, width, kernel, filters, blocked, dty
     (50, 50, 128, 128, 1, "mixed_float16", False, False),
 ])
 def test_winograd_conv_is_conv2d(height, width, cin, filters, strides, dtype, lowered,
-                                 winograd, request):
+                                 winograd, request, cpu_only):
     """Winograd F(2x2, 3x3) computes Conv2D's function: values and the input, kernel and
     bias gradients, with the same weights; where it does not apply it is Conv2D."""
     import tensorflow as tf
@@ -280,3 +280,14 @@ def test_patch_discriminator_sees_70x70_patches():
     assert rows.max() - rows.min() + 1 == 70
     assert cols.max() - cols.min() + 1 == 70
     assert np.array(d(np.zeros((1, 256, 256, 3), "float32"))).shape == (1, 30, 30, 1)
+
+
+def test_the_device_check_is_one_helper_where_the_layer_runs(monkeypatch, forced_winograd):
+    """layers.gpu_available decides, when the layer runs, whether the CPU's Winograd
+    applies (cuDNN chooses on a GPU); patching it is how tests pin the device."""
+    conv = layers.Conv2D(8, 3)
+    shape = (1, 34, 34, 8)
+    conv.build(shape)
+    assert conv.algorithm(shape) == "winograd"
+    monkeypatch.setattr(layers, "gpu_available", lambda: True)
+    assert conv.algorithm(shape) == "direct"
