@@ -151,3 +151,67 @@ def test_resume_continues_a_run_whose_backup_an_earlier_release_wrote(tmp_path):
     # it trained on from the old weights: one epoch from them, not from scratch
     trained = result["model"].translate(stored["x"])["image"]
     assert np.abs(trained - stored["image"]).mean() < 0.2
+
+
+EXPORTS = sorted(glob.glob(os.path.join(FIXTURES, "format*", "exports.npz")))
+RUNS = sorted(glob.glob(os.path.join(FIXTURES, "format*", "run")))
+
+
+def test_the_last_release_and_today_have_exports_and_a_run_folder():
+    assert {os.path.basename(os.path.dirname(p)) for p in EXPORTS} == {
+        f"format{FORMAT_VERSION - 1}", f"format{FORMAT_VERSION}"}
+    assert {os.path.basename(os.path.dirname(p)) for p in RUNS} == {
+        f"format{FORMAT_VERSION - 1}", f"format{FORMAT_VERSION}"}
+
+
+@pytest.mark.parametrize("path", EXPORTS, ids=lambda p: os.path.basename(os.path.dirname(p)))
+def test_exports_of_a_release_still_serve(path):
+    """A SavedModel and a TFLite file are self-contained graphs: the package's upgrades
+    leave them serving what they served."""
+    import tensorflow as tf
+
+    from keras_attngan.export import TFLiteTranslator
+
+    folder, stored = os.path.dirname(path), np.load(path)
+    served = tf.saved_model.load(os.path.join(folder, "uag_saved_model")).signatures[
+        "serving_default"](tf.constant(stored["x"]))
+    assert np.abs(served["image"].numpy().astype(int)
+                  - stored["served_image"].astype(int)).max() <= 1
+    np.testing.assert_allclose(served["mask"].numpy(), stored["served_mask"], atol=1e-5)
+    lite = TFLiteTranslator(os.path.join(folder, "uag.tflite"))(
+        stored["x"].astype("float32") / 127.5 - 1)
+    np.testing.assert_allclose(lite["image"], stored["tflite_image"], atol=1e-5)
+    np.testing.assert_allclose(lite["mask"], stored["tflite_mask"], atol=1e-5)
+
+
+@pytest.mark.parametrize("folder", RUNS, ids=lambda p: os.path.basename(os.path.dirname(p)))
+def test_a_run_folder_a_release_left_resumes(folder, tmp_path):
+    """`attngan train --resume` on the folder a release's one-epoch run left (its
+    backup, pools, run.json, logs): epoch 2 is trained from where epoch 1 ended."""
+    run = str(tmp_path / "run")
+    shutil.copytree(folder, run)
+    a, b = kag.data.builtin.demo(n=8, size=32, seed=0)  # the data it was trained on
+    folders = []
+    for side, images in (("A", a), ("B", b)):
+        for i, image in enumerate(images):
+            kag.training.callbacks.write_png(str(tmp_path / side / f"{i}.png"), image)
+        folders.append(str(tmp_path / side))
+    config = json.load(open(os.path.join(run, "run.json")))
+    config["data_a"], config["data_b"] = folders  # where this test put that data
+    json.dump(config, open(os.path.join(run, "run.json"), "w"))
+    before = kag.models.load(os.path.join(run, "model.keras"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FormatUpgradeWarning)
+        result = cli.main(["train", "--model", "cyclegan", "--data-a", folders[0],
+                           "--data-b", folders[1], "--image-size", "32", "--load-size",
+                           "36", "--batch-size", "4", "--epochs", "2", "--set", "ngf=4",
+                           "--set", "ndf=4", "--set", "n_blocks=1", "--set",
+                           "pool_size=2", "--seed", "0", "--verbose", "0", "--out", run,
+                           "--resume"])
+    assert len(result["history"]["g_a2b"]) == 1  # epoch 2 only
+    assert json.load(open(os.path.join(run, "backup", "latest.json")))["epoch"] == 2
+    # 2 steps an epoch: the optimiser went on from the backup's step count
+    assert int(result["model"].generator_optimizer.iterations.numpy()) == 4
+    moved = [np.abs(w1 - w0).max() for w1, w0 in zip(
+        result["model"].generator_a2b.get_weights(), before.generator_a2b.get_weights())]
+    assert 0 < max(moved) < 0.005  # two more Adam steps at 2e-4, not a new model
