@@ -4,7 +4,9 @@ import pytest
 import tensorflow as tf
 
 import keras_attngan as kag
-from conftest import model_factory, pair, train_on_demo
+from conftest import (
+    disc_colour_distances, model_factory, pair, train_on_demo,
+)
 
 TINY_AGGAN = dict(image_size=32, ngf=8, ndf=8, n_blocks=2)
 
@@ -122,6 +124,9 @@ def test_aggan_translates_the_object_and_keeps_the_background(demo_task, cyclega
                        - test_a).mean(-1)
     disc, background = masks > 0.5, masks < 0.01
     assert change[disc].mean() > 0.7 * reference[disc].mean()
+    # and toward B's colour, not just away from A's (grey discs would change as much)
+    before, after = disc_colour_distances(aggan, demo_task)
+    assert after < 0.7 * before, (before, after)
     assert change[background].mean() < 0.6 * reference[background].mean()
     mask = np.asarray(out["mask"])[..., 0]
     assert mask[disc].mean() > mask[background].mean() + 0.2

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -187,6 +188,16 @@ def test_train_attention_models_from_the_command_line(model, extra, folders, tmp
                         folders[0], "--output", str(tmp_path / "t"), "--direction", "b2a"])
     assert len(written) == 16
     assert os.path.exists(written[0].replace(".png", "_mask.png"))
+    # the PNG is the model's b2a translation of that image (within a grey level), which
+    # is not its a2b one: --direction was followed
+    image = tf.io.decode_png(tf.io.read_file(
+        os.path.join(folders[0], os.path.basename(written[0])))).numpy()
+    png = tf.io.decode_png(tf.io.read_file(written[0])).numpy().astype(int)
+    trained = kag.models.load(result["model_path"])
+    expected = {d: np.round((trained.translate(image, d)["image"] + 1) * 127.5)
+                for d in ("a2b", "b2a")}
+    assert np.abs(png - expected["b2a"]).max() <= 1
+    assert np.abs(png - expected["a2b"]).max() > 1
 
 
 def test_train_dagan_from_the_command_line(folders, tmp_path):

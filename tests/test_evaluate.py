@@ -92,6 +92,31 @@ def test_evaluate_wires_every_metric_to_its_definition(data, tmp_path):
     assert again["metrics"]["kid"]["mean"] == pytest.approx(got["kid"]["mean"])
 
 
+class Shifted(Identity):
+    """The identity, 10 grey levels brighter (clipped at 255)."""
+
+    def translate(self, images, direction=None):
+        x = np.asarray(images)
+        if x.dtype != np.uint8:
+            x = np.round((x + 1) * 127.5).astype(np.uint8)
+        return super().translate(np.minimum(x.astype(np.int32) + 10, 255).astype(np.uint8),
+                                 direction)
+
+
+def test_paired_metrics_score_the_translation_not_its_source(data):
+    """A translator 10 levels off its targets: MSE and PSNR are those of the shift (the
+    identity test above cannot tell the translation from the source)."""
+    a, _, _ = data
+    report = M.evaluate(Shifted(), a, None, metrics=["mse", "psnr"], pairs=a,
+                        batch_size=5, progress=False)
+    errors = ((np.minimum(a.astype(np.int64) + 10, 255) - a) ** 2).reshape(12, -1)
+    assert errors.mean() > 50  # most pixels moved the full 10 levels
+    got = report["metrics"]
+    assert got["mse"]["mean"] == pytest.approx(errors.mean(axis=1).mean(), rel=1e-4)
+    assert report["per_image"]["psnr"] == pytest.approx(
+        10 * np.log10(255.0 ** 2 / errors.mean(axis=1)), rel=1e-4)
+
+
 def test_defaults_per_model():
     assert M.default_metrics("uag") == ["kid"]
     assert M.default_metrics("dagan") == ["kid", "is"]
@@ -148,20 +173,28 @@ def test_periodic_evaluation_logs_kid_and_keeps_the_best(data, tiny_cyclegan, tm
     # driven as fit drives it (fit itself: test_cli_train_evaluates_every_epoch)
     callback.set_model(model)
     callback.on_train_begin()
-    history = {"eval_kid": []}
-    for epoch in range(2):
+    history, weights = {"eval_kid": []}, []
+    for epoch in range(3):
         logs = {}
+        weights.append([v.numpy() for v in model.generator_a2b.trainable_variables])
         callback.on_epoch_end(epoch, logs)
         history["eval_kid"].append(logs["eval_kid"])
-        for variable in model.generator_a2b.trainable_variables:  # another model
-            variable.assign(variable * 1.5)
+        for variable in model.generator_a2b.trainable_variables:  # another model; the
+            # last one translates every image to one grey image: the worst
+            variable.assign(variable * (1.5 if epoch == 0 else 0.0))
     callback.on_train_end()
     assert np.all(np.isfinite(history["eval_kid"]))
     assert history["eval_kid"][0] != history["eval_kid"][1]
-    assert [e["epoch"] for e in callback.history] == [1, 2]
+    assert [e["epoch"] for e in callback.history] == [1, 2, 3]
     record = json.load(open(tmp_path / "best.json"))
     assert record["value"] == pytest.approx(min(history["eval_kid"]))
-    assert kag.models.load(str(tmp_path / "best.keras")).image_size == 32
+    # best.keras holds the best epoch's model, not the last one's
+    best = int(np.argmin(history["eval_kid"]))
+    assert best != 2
+    saved = kag.models.load(str(tmp_path / "best.keras"))
+    assert saved.image_size == 32
+    for kept, then in zip(saved.generator_a2b.trainable_variables, weights[best]):
+        np.testing.assert_array_equal(kept.numpy(), then)
     assert os.listdir(tmp_path / "eval")  # TensorBoard events
     # a resumed run knows the best so far
     resumed = kag.training.PeriodicEvaluation(a, b, log_dir=str(tmp_path),

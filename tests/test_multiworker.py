@@ -25,7 +25,10 @@ def test_two_workers_train_in_lockstep(tmp_path):
         env = dict(os.environ, TF_CONFIG=json.dumps(
             {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
         procs.append(subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "multiworker_job.py"), str(tmp_path / "run")],
+            # each worker is given its own run folder: the chief's must fill, the other's
+            # stay unwritten
+            [sys.executable, os.path.join(HERE, "multiworker_job.py"),
+             str(tmp_path / f"run{index}")],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     results = []
     try:
@@ -39,5 +42,6 @@ def test_two_workers_train_in_lockstep(tmp_path):
     assert [r["replicas"] for r in results] == [2, 2]
     assert [r["iterations"] for r in results] == [3, 3]
     assert results[0]["checksum"] == pytest.approx(results[1]["checksum"], rel=1e-6)
-    # only the chief writes into the run folder
-    assert (tmp_path / "run" / "model.keras").exists()
+    # only the chief writes into the run folder it was given
+    assert (tmp_path / "run0" / "model.keras").exists()
+    assert not (tmp_path / "run1").exists() or not os.listdir(tmp_path / "run1")

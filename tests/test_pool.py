@@ -50,3 +50,18 @@ def test_pool_is_per_replica_under_mirrored_strategy():
     assert [float(o.numpy()[0, 0, 0, 0]) for o in outputs] == [0.0, 10.0]
     local = [v.numpy()[0, 0, 0, 0] for v in strategy.experimental_local_results(pool.images)]
     assert local == [0.0, 10.0]  # each replica stored its own image
+
+
+def test_a_restored_pool_reaches_every_replica():
+    """Run backups restore the pool with set_state: under MirroredStrategy every
+    replica's history and count get the saved ones, not only the first replica's."""
+    strategy = tf.distribute.MirroredStrategy(["CPU:0", "CPU:1"])
+    with strategy.scope():
+        pool = ImagePool(3, (4, 4, 3))
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 4, 4, 3)).astype("float32")
+    pool.set_state({"images": images, "count": np.int32(2)})
+    assert len(pool.images.values) == 2
+    for component in pool.images.values:
+        np.testing.assert_array_equal(component.numpy(), images)
+    assert [int(component.numpy()) for component in pool.count.values] == [2, 2]
+    np.testing.assert_array_equal(pool.get_state()["images"], images)

@@ -155,7 +155,9 @@ def test_attention_models_log_mask_statistics_and_warn_on_collapse():
         assert 0.05 < mean < 0.95
         assert history[f"mask_{domain}_active_fraction"][0] > 0.5
         assert history[f"mask_{domain}_active_mean"][0] >= mean
-    assert 0.0 <= history["mask_iou_a"][0] <= 1.0
+    # the logged IoU is the IoU of the model's own masks on those images
+    expected = kag.metrics.mask_iou(model.translate(a)["mask"], masks)
+    assert history["mask_iou_a"][0] == pytest.approx(expected, abs=1e-6)
     # the attention output pushed to 0: the identity, and a warning that says so
     for net in (model.attention_net_a, model.attention_net_b):
         last = net.layers[-1] if net.layers[-1].weights else [
@@ -169,6 +171,16 @@ def test_attention_models_log_mask_statistics_and_warn_on_collapse():
     for domain, message in zip("ab", messages):
         assert f"domain {domain} attends to 0.0% " in message and "collapsed to 0" in message
     assert history["mask_a_active_fraction"][0] < 0.005
+    # pushed to 1: the whole image repainted, and a warning that says so
+    for net in (model.attention_net_a, model.attention_net_b):
+        last = [layer for layer in net.layers if layer.weights][-1]
+        bias = [w for w in last.weights if "bias" in w.path][0]
+        bias.assign(np.full(bias.shape, 30.0, np.float32))
+    with pytest.warns(MaskCollapseWarning) as record:
+        history = model.fit(data, epochs=1, verbose=0).history
+    messages = [str(w.message) for w in record if w.category is MaskCollapseWarning]
+    assert len(messages) == 2 and all("collapsed to 1" in m for m in messages), messages
+    assert history["mask_a_mean"][0] > 0.95
 
 
 def test_bench_quality_from_the_command_line(capsys):

@@ -4,7 +4,9 @@ import pytest
 import tensorflow as tf
 
 import keras_attngan as kag
-from conftest import background_change, model_factory, pair, train_on_demo
+from conftest import (
+    background_change, disc_colour_distances, model_factory, pair, train_on_demo,
+)
 from keras_attngan.layers import SwitchableInstanceNorm
 
 TINY_UAG = dict(image_size=32, ngf=8, ndf=8, n_blocks=2, attention_ngf=8)
@@ -162,6 +164,9 @@ def test_uag_keeps_the_background_better_than_cyclegan_and_attends_to_the_object
     baseline, _ = cyclegan_baseline
     change = background_change(model, demo_task)
     assert change < 0.8 * background_change(baseline, demo_task), change
+    # and toward B's colour, not just away from A's (grey discs would change as much)
+    before, after = disc_colour_distances(model, demo_task)
+    assert after < 0.7 * before, (before, after)
     _, _, test_a, masks = demo_task
     mask = model.translate(test_a)["mask"][..., 0]
     assert mask[masks > 0.9].mean() > mask[masks < 0.01].mean() + 0.2
@@ -207,3 +212,29 @@ def test_running_instance_norm_makes_the_mask_a_function_of_the_neighbourhood(no
     same = np.allclose(*masks, atol=1e-5)
     assert same == (norm == "running_instance"), np.abs(masks[0] - masks[1]).max()
     assert model.get_config()["attention_norm"] == norm
+
+
+def test_the_cycle_pass_recomputes_attention_on_the_mapped_image(demo_arrays):
+    """s'' = A_T(s') F_T->S(s') + (1 - A_T(s')) s' (the paper): the logged cycle loss is
+    that one; with reuse_attention=True (Table 2's ablation) it is the one with A_S(s)
+    in place of A_T(s'); the two differ."""
+    x_a, x_b = pair(demo_arrays)
+    for reuse in (False, True):
+        keras.utils.set_random_seed(0)
+        model = kag.models.build("uag", image_size=32, ngf=8, ndf=8, n_blocks=1,
+                                 attention_ngf=8, pool_size=0, reuse_attention=reuse)
+        model.compile()
+        # A_T attends more than A_S (both start near 0.5): the two cycles then differ
+        last = [layer for layer in model.attention_net_b.layers if layer.weights][-1]
+        bias = [w for w in last.weights if "bias" in w.path][0]
+        bias.assign(np.full(bias.shape, 2.0, np.float32))
+        fake_b, _, mask_a = model._map(x_a, "a2b", training=True)
+        expected = {
+            False: model._map(fake_b, "b2a", training=True)[0],
+            True: model._map(fake_b, "b2a", mask=mask_a, training=True)[0],
+        }
+        want = {key: float(np.abs(np.array(value) - x_a).mean())
+                for key, value in expected.items()}
+        assert abs(want[True] - want[False]) > 1e-3 * want[False]
+        logged = float(np.array(model.train_step((x_a, x_b))["cycle_a"]))
+        assert logged == pytest.approx(want[reuse], rel=1e-4), (reuse, want)

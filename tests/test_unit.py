@@ -80,6 +80,13 @@ def test_translation_shapes_ranges_and_save_load(unit, demo_arrays, tmp_path):
         assert -1 <= out["image"].min() and out["image"].max() <= 1
         # inference uses z = mu: no sampling noise
         assert np.array_equal(out["image"], model.translate(x, direction)["image"])
+    # a2b is E1 then G2, b2a E2 then G1: not the other direction, not a reconstruction
+    for direction, source, target in (("a2b", "a", "b"), ("b2a", "b", "a")):
+        z = model.encode(x, source)
+        expected = np.array(model.decode(z, target))
+        np.testing.assert_allclose(model.translate(x, direction)["image"], expected,
+                                   atol=1e-5)
+        assert np.abs(expected - np.array(model.decode(z, source))).max() > 1e-3
     z = model.encode(x, "b")
     assert z.shape == (2, 8, 8, 32)
     assert model.decode(z, 1).shape == x.shape
