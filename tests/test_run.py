@@ -58,6 +58,10 @@ def test_a_run_from_python_starts_refuses_and_resumes(tmp_path, folders):
     assert len(second["history"]["g_a2b"]) == 1
     latest = json.load(open(os.path.join(out, "backup", "latest.json")))
     assert latest["epoch"] == 2
+    # the backup says which layout its weights are in, and who wrote them
+    meta = json.load(open(os.path.join(out, "backup", latest["state"], "meta.json")))
+    assert meta["format_version"] == kag.models.formats.FORMAT_VERSION
+    assert meta["package_version"] == kag.__version__
     after = second["model"].generator_a2b.get_weights()
     fresh = kag.models.build("cyclegan", image_size=32, ngf=4, ndf=4, n_blocks=1)
     distance_to_trained = np.mean([np.abs(a - b).mean() for a, b in zip(after, before)])

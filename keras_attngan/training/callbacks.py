@@ -125,7 +125,11 @@ class RunBackup(keras.callbacks.Callback):
         pools = {f"{name_}/{k}": v for name_, pool in self.model.pools().items()
                  for k, v in pool.get_state().items()}
         np.savez(os.path.join(staging, "pools.npz"), **pools)
-        meta = {"state": name, "epoch": epoch, "batch": batch, "steps": steps}
+        from keras_attngan import __version__
+        from keras_attngan.models.formats import FORMAT_VERSION
+
+        meta = {"state": name, "epoch": epoch, "batch": batch, "steps": steps,
+                "format_version": FORMAT_VERSION, "package_version": __version__}
         with open(os.path.join(staging, "meta.json"), "w") as f:
             json.dump(meta, f)
         final = os.path.join(self.backup_dir, name)
