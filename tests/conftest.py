@@ -106,6 +106,17 @@ def write_images(folder, images, ext="png"):
 
 
 @pytest.fixture
+def small_sets(tmp_path):
+    """Two folders (tmp_path/A, tmp_path/B) of 4 demo PNGs each, 32 px."""
+    a, b = kag.data.builtin.demo(n=4, size=32, seed=0)
+    folders = []
+    for name, images in (("A", a), ("B", b)):
+        folders.append(str(tmp_path / name))
+        write_images(folders[-1], images)
+    return folders
+
+
+@pytest.fixture
 def image_folders(tmp_path, demo_arrays):
     a, b = demo_arrays
     write_images(str(tmp_path / "a"), a[:6], "png")

@@ -197,19 +197,6 @@ def test_help_is_fast_quiet_and_shows_defaults():
                           env=env).stdout.strip() == "False"
 
 
-@pytest.fixture
-def small_sets(tmp_path):
-    a, b = kag.data.builtin.demo(n=4, size=32, seed=0)
-    folders = []
-    for name, images in (("A", a), ("B", b)):
-        folder = tmp_path / name
-        folder.mkdir()
-        for i, image in enumerate(images):
-            tf.io.write_file(str(folder / f"{i}.png"), tf.io.encode_png(image))
-        folders.append(str(folder))
-    return folders
-
-
 def _train(folders, out, *extra):
     return ["train", "--model", "cyclegan", "--data-a", folders[0], "--data-b", folders[1],
             "--out", out, "--image-size", "32", "--set", "ngf=4", "--set", "ndf=4",

@@ -8,30 +8,17 @@ import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import keras_attngan as kag
 from keras_attngan.training import run
-
-
-@pytest.fixture
-def folders(tmp_path):
-    a, b = kag.data.builtin.demo(n=4, size=32, seed=0)
-    out = []
-    for name, images in (("A", a), ("B", b)):
-        folder = tmp_path / name
-        folder.mkdir()
-        for i, image in enumerate(images):
-            tf.io.write_file(str(folder / f"{i}.png"), tf.io.encode_png(image))
-        out.append(str(folder))
-    return out
 
 
 SMALL = dict(image_size=32, batch_size=2, verbose=0,
              hparams={"ngf": 4, "ndf": 4, "n_blocks": 1})
 
 
-def test_a_run_from_python_starts_refuses_and_resumes(tmp_path, folders):
+def test_a_run_from_python_starts_refuses_and_resumes(tmp_path, small_sets):
+    folders = small_sets
     out = str(tmp_path / "run")
     with pytest.raises(run.RunError, match="--epochs must be at least 1"):
         run.train(out, "cyclegan", *folders, epochs=0, **SMALL)
