@@ -144,7 +144,7 @@ def convert(model, old_weights: str, new_weights: str) -> list[str]:
     for path, old_path in mapping.items():
         if not path.split("/")[0].endswith("optimizer"):
             out[path] = before[old_path]
-    dropped = _drop_cancelled_biases(model, today, before, mapping, variable_paths, out,
+    dropped = _drop_cancelled_biases(model, before, mapping, variable_paths, out,
                                      old_weights)
     if dropped:
         changes.append(f"{len(dropped)} bias(es) before instance or batch norms dropped "
@@ -157,7 +157,7 @@ def convert(model, old_weights: str, new_weights: str) -> list[str]:
     return changes
 
 
-def _drop_cancelled_biases(model, today, before, mapping, variable_paths, out,
+def _drop_cancelled_biases(model, before, mapping, variable_paths, out,
                            source: str) -> set[str]:
     """The old layers' paths whose bias today's layer lacks. A norm that subtracts each
     channel's mean follows each such convolution, so its bias changed no output in
