@@ -131,15 +131,21 @@ class RunningInstanceNorm(InstanceNormalization):
         self.count = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                      autocast=False, aggregation="mean", name="count")
 
+    #: while a step is traced: a 0/1 factor on this call's update of the statistics
+    #: (None: 1). Set by ``statistics_learning`` around the calls it covers.
+    learning = None
+
     def call(self, x, training=None):
         if training:
             values = ops.cast(x, "float32")
             mean = ops.mean(values, axis=(1, 2), keepdims=True)
             variance = ops.mean(ops.square(values - mean), axis=(1, 2))
+            learning = 1.0 if self.learning is None else ops.cast(self.learning, "float32")
             # the plain mean of the batches seen while they number under 1/(1-momentum),
             # then the moving average: right from the first steps of a short run
-            self.count.assign(self.count + 1.0)
-            weight = ops.maximum(1.0 - self.momentum, 1.0 / self.count)
+            self.count.assign(self.count + learning)
+            weight = learning * ops.maximum(1.0 - self.momentum,
+                                            1.0 / ops.maximum(self.count, 1.0))
             for moving, batch in ((self.moving_mean, ops.mean(mean, axis=(0, 1, 2))),
                                   (self.moving_variance, ops.mean(variance, axis=0))):
                 moving.assign((1.0 - weight) * moving + weight * batch)
@@ -149,6 +155,23 @@ class RunningInstanceNorm(InstanceNormalization):
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum}
+
+
+@contextlib.contextmanager
+def statistics_learning(network: keras.Model, learning) -> Iterator[None]:
+    """While a step is traced, the ``RunningInstanceNorm`` layers of ``network`` weight
+    their statistics' update by ``learning`` (a 0/1 tensor or number): 0 for the calls
+    on generated images, or once the network is frozen, so the statistics describe the
+    real images the network was trained on."""
+    norms = [layer for layer in network._flatten_layers()
+             if isinstance(layer, RunningInstanceNorm)]
+    for layer in norms:
+        layer.learning = learning
+    try:
+        yield
+    finally:
+        for layer in norms:
+            layer.learning = None
 
 
 def instance_norm(name: str | None = None) -> layers.Layer:
@@ -163,8 +186,9 @@ class SwitchableInstanceNorm(InstanceNormalization):
     drop instance norm in their second stage)."""
 
     def build(self, input_shape):
+        # set inside the step by a schedule: one value for every replica
         self.enabled = self.add_weight(shape=(), initializer="ones", trainable=False,
-                                       name="enabled")
+                                       aggregation="only_first_replica", name="enabled")
 
     def call(self, x, training=None):
         enabled = ops.cast(self.enabled, x.dtype)

@@ -20,20 +20,20 @@ attention-guided terms' sum without it, but as a definition of that part, not as
 another weighting. r is 0.01 for the first ``curriculum_epoch`` epochs (unset: 10 of the
 paper's 200, i.e. 5 % of the run), then 0.5; the model's schedule sets it inside any
 ``fit``. Beyond the paper: unset, the switch also waits until ``curriculum_min_steps``
-(1,500) training steps have run. The paper's 10 epochs are over 10,000 steps, so at its
-budget this changes nothing; scaled to a short run, 5 % is too few steps for the
-generator to learn a texture before the reconstruction terms take over, and the mask
-then falls to 0 everywhere (the identity). On ``attngan bench quality``'s 3,000-step
-texture task the switch at step 300 did exactly that (mask IoU 0.00); at step 1,500
-the mask found the objects (IoU 0.85 one epoch after the switch).
-``curriculum_min_steps=0`` gives the plain scaled epoch. Also beyond the paper: r
-rises from r_start to r_end over ``curriculum_ramp_steps`` (900) steps, an equal share
-per epoch from the switch's, instead of at once. Switched at once, the reconstruction
+(1,500) training steps have run, counted inside the compiled step (so it holds for
+epochs of any length, unknown included, and in resumed runs). The paper's 10 epochs are
+over 10,000 steps, so at its budget this changes nothing; scaled to a short run, 5 % is
+too few steps for the generator to learn a texture before the reconstruction terms take
+over, and the mask then falls to 0 everywhere (the identity). On ``attngan bench
+quality``'s 3,000-step texture task the switch at step 300 did exactly that (mask IoU
+0.00); at step 1,500 the mask found the objects (IoU 0.85 one epoch after the switch).
+``curriculum_min_steps=0`` gives the plain scaled epoch. Also beyond the paper: r rises
+from r_start to r_end over ``curriculum_ramp_steps`` (900) training steps from the
+switch's, one share per step, instead of at once. Switched at once, the reconstruction
 terms' weight grows 50-fold in one step, and whether the mask then keeps the objects or
 falls to 0 everywhere was down to the seed (the bench at 2e-4: IoU 0.89 with seed 0,
-0.00 with seed 1); ramped, IoU 0.88, 0.85 and 0.88 with seeds 0, 1 and 2. Rounded up to
-whole epochs, 900 steps is one epoch of the paper's run (its switch, unchanged) and
-three of the benchmark's 300-step epochs. ``curriculum_ramp_steps=0`` switches at once.
+0.00 with seed 1); ramped (then by whole epochs), IoU 0.88, 0.85 and 0.88 with seeds 0,
+1 and 2. ``curriculum_ramp_steps=0`` switches at once, as the paper does.
 The discriminator objective is halved; image pool 50; Adam 1e-4, beta (0.5, 0.999),
 batch 1, 200 epochs with linear decay to 0 after 100.
 
@@ -51,7 +51,7 @@ Ablations of the paper's Table II: ``attention_discriminator=False`` (no D_XA, D
 
 from __future__ import annotations
 
-import math
+import warnings
 
 import keras
 import tensorflow as tf
@@ -60,7 +60,7 @@ from keras import ops
 from keras_attngan import losses
 from keras_attngan.layers import NORMS
 from keras_attngan.models.base import (
-    PACKAGE, Milestone, TranslationGAN, check_choice, step_count,
+    PACKAGE, Milestone, ScheduleWarning, TranslationGAN, check_choice, step_count,
 )
 from keras_attngan.networks import global_discriminator, resnet_generator
 
@@ -134,8 +134,9 @@ class AGGAN(TranslationGAN):
                                                      "discriminator_xa")
         self.discriminator_ya = global_discriminator(channels + 1, ndf, norm,
                                                      "discriminator_ya")
-        # r of Eq. 9, set per epoch by set_epoch
+        # r of Eq. 9, moved inside the step by _advance_curriculum
         self.reconstruction_weight = keras.Variable(self.r_start, trainable=False,
+                                                    aggregation="only_first_replica",
                                                     name="reconstruction_weight")
         # pools of (generated image, its attention mask) pairs
         self.pool_x = self.make_pool("pool_x", channels=channels + 1)
@@ -176,38 +177,52 @@ class AGGAN(TranslationGAN):
             f"curriculum r from {self.r_start} to {self.r_end} at epoch",
             min_steps=self.curriculum_min_steps, min_steps_option="curriculum_min_steps")]
 
-    def ramp_epochs(self) -> int:
-        """The curriculum ramp's length in epochs: ``curriculum_ramp_steps`` rounded up to
-        whole epochs and ending inside the run; 1 (the paper's switch) when the steps
-        per epoch are unknown."""
-        switch = self.milestone("curriculum_epoch")  # resolves the schedule if need be
-        steps_per_epoch = self._steps_per_epoch
-        if not (self.curriculum_ramp_steps and steps_per_epoch):
-            return 1
-        return max(1, min(math.ceil(self.curriculum_ramp_steps / steps_per_epoch),
-                          self._run_epochs - switch))
+    def start_schedule(self, epochs=None, steps_per_epoch=None, verbose=False):
+        """The base schedule, and a warning when the run ends before r's ramp does."""
+        resolved = super().start_schedule(epochs, steps_per_epoch, verbose)
+        if steps_per_epoch and self.curriculum_ramp_steps:
+            milestone = next(m for m in self.schedule_epochs()
+                             if m.name == "curriculum_epoch")
+            start = max(resolved["curriculum_epoch"] * steps_per_epoch,
+                        milestone.step_minimum)
+            total = self._run_epochs * steps_per_epoch
+            if start < total < start + self.curriculum_ramp_steps:
+                reached = self.r_start + (self.r_end - self.r_start) * (
+                    (total - start) / self.curriculum_ramp_steps)
+                warnings.warn(
+                    f"AGGAN: r's ramp (curriculum_ramp_steps={self.curriculum_ramp_steps}) "
+                    f"starts at step {start} and this run ends at step {total}, so r "
+                    f"reaches only {reached:.2f} of {self.r_end}. Train for more steps or "
+                    "lower curriculum_ramp_steps.", ScheduleWarning, stacklevel=2)
+        return resolved
 
     def describe_schedule(self) -> str:
         """The schedule as printed when training starts, with how r ramps."""
-        ramp = self.ramp_epochs()
-        if ramp == 1:
-            how = "at once (the paper's switch)"
-        else:
-            how = f"linearly over {ramp} epochs, reaching {self.r_end} at epoch " + str(
-                self.milestone("curriculum_epoch") + ramp - 1)
+        how = ("at once (the paper's switch)" if not self.curriculum_ramp_steps else
+               f"linearly over {self.curriculum_ramp_steps} steps from the switch's")
         return (super().describe_schedule() + f"\n  curriculum r rises {how} "
                 f"(curriculum_ramp_steps={self.curriculum_ramp_steps})")
 
-    def curriculum_r(self, epoch: int) -> float:
-        """r of Eq. 9 in (0-based) ``epoch``: r_start before the switch; from it, a
-        1/n share of the way to r_end per epoch of an n-epoch ramp (n = 1: the paper)."""
-        into = epoch - self.milestone("curriculum_epoch") + 1  # the switch's epoch is 1
-        share = min(1.0, max(0, into) / self.ramp_epochs())
-        return self.r_start + share * (self.r_end - self.r_start)
+    def _advance_curriculum(self, due) -> None:
+        """Where ``due`` (inside the step), r takes its next step from r_start to r_end:
+        one ``curriculum_ramp_steps``-th of the way per training step, all at once
+        when that is 0. r is the ramp's state: it is saved, so a resumed run goes on
+        where it was."""
+        r, span, n = self.reconstruction_weight, self.r_end - self.r_start, \
+            self.curriculum_ramp_steps
+        if n and span:
+            done = ops.round((ops.cast(r, "float32") - self.r_start) / span * n)
+            following = self.r_start + span * ops.minimum(done + 1.0, n) / n
+        else:
+            following = ops.convert_to_tensor(self.r_end, "float32")
+        r.assign(ops.where(due, following, r))
 
-    def set_epoch(self, epoch: int) -> None:
-        """Sets the curriculum weight r for the (0-based) epoch."""
-        self.reconstruction_weight.assign(self.curriculum_r(epoch))
+    def switch_opened(self, name: str) -> bool | None:
+        """Whether the curriculum switch happened (r has left r_start)."""
+        if name != "curriculum_epoch":
+            return None
+        return bool(ops.convert_to_numpy(self.reconstruction_weight) != self.r_start) \
+            or self.r_start == self.r_end
 
     def schedule_logs(self):
         """The learning rate and ``curriculum_r``."""
@@ -246,6 +261,7 @@ class AGGAN(TranslationGAN):
     # ----------------------------------------------------------------- training
     def train_step(self, data):
         real_x, real_y = self.unpack_batch(data)
+        self._advance_curriculum(self.switch_due("curriculum_epoch"))
         g_losses, fakes = self._generator_step(real_x, real_y)
         d_losses = self._discriminator_step(real_x, real_y, self.pool_x.query(fakes["x"]),
                                             self.pool_y.query(fakes["y"]))

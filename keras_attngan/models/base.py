@@ -348,12 +348,16 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
         flat = [v for group in variables for v in group]
         grads = tape.gradient(ops.cast(loss, "float32"), flat, output_gradients=scale)
         start = 0
-        for optimizer, group in zip(optimizers, variables):
+        for role, optimizer, group in zip(roles, optimizers, variables):
             part = grads[start:start + len(group)]
             start += len(group)
             if mixed and optimizer is not lead:
                 ratio = optimizer.dynamic_scale / lead.dynamic_scale
                 part = [None if g is None else g * ops.cast(ratio, g.dtype) for g in part]
+            gate = self.learning_rate_gate_in_step(role)
+            if gate is not None:  # a rate of 0 leaves the weights bit-identical
+                rate = optimizer.learning_rate
+                rate.assign(rate * ops.cast(gate, rate.dtype))
             optimizer.apply(part, group)
 
     # --------------------------------------------------------------------- inference

@@ -1,7 +1,14 @@
 """A paper's training schedule, owned by the model: the epochs of its switches
 (``Milestone``), the learning-rate decay, and the callback that runs them inside any
 ``fit`` (``EpochSchedule``). ``ScheduledTraining`` is the part of ``TranslationGAN``
-that resolves and applies them."""
+that resolves and applies them.
+
+A switch with a minimum number of steps (beyond the papers: UAG's attention stop,
+AGGAN's curriculum) is decided inside the compiled step, from the step count the
+optimisers keep (``switch_due``), and what it switched lives in the model's variables:
+it opens at its step whatever the epochs' length (unknown included), with
+``steps_per_execution`` > 1 and in a resumed run. The epoch half of the rule changes
+only between epochs; the step is retraced when it does."""
 
 from __future__ import annotations
 
@@ -21,10 +28,10 @@ class Milestone:
     """One epoch of a paper's schedule, held as a model hyper-parameter ``option``.
 
     ``value`` None takes the paper's proportion of the run: round(paper * epochs /
-    paper_epochs), kept inside the run, and no earlier than the epoch in which
-    ``min_steps`` training steps have run (when the steps per epoch are known). An
-    explicit value is taken as it is, and refused if the run never reaches it (a silent
-    no-op would train another model than asked).
+    paper_epochs), kept inside the run; the switch then also waits, inside the step,
+    until ``min_steps`` training steps have run (``ScheduledTraining.switch_due``). An
+    explicit value is taken as it is, with no minimum, and refused if the run never
+    reaches it (a silent no-op would train another model than asked).
     """
 
     option: str
@@ -43,8 +50,19 @@ class Milestone:
         if not self.name:
             object.__setattr__(self, "name", self.option)
 
-    def resolve(self, epochs: int, paper_epochs: int,
-                steps_per_epoch: int | None = None) -> int:
+    @property
+    def decided_in_step(self) -> bool:
+        """Whether the switch is decided inside the compiled step (it has a step
+        minimum option, whether or not this run's epoch was given)."""
+        return bool(self.min_steps_option)
+
+    @property
+    def step_minimum(self) -> int:
+        """The steps the switch waits for inside the step: ``min_steps`` when the epoch
+        is scaled, 0 when it was given."""
+        return self.min_steps if self.value is None else 0
+
+    def resolve(self, epochs: int, paper_epochs: int) -> int:
         """The epoch for a run of ``epochs``: the given value (refused if never reached)
         or the scaled one."""
         if self.value is not None:
@@ -60,15 +78,11 @@ class Milestone:
                     "unset to scale it with the run, or train for more epochs."
                 )
             return value
-        return self.scaled(epochs, paper_epochs, steps_per_epoch)
+        return self.scaled(epochs, paper_epochs)
 
-    def scaled(self, epochs: int, paper_epochs: int,
-               steps_per_epoch: int | None = None) -> int:
-        """The paper's epoch scaled to a run of ``epochs``, kept inside it, and no
-        earlier than ``min_steps`` allow."""
+    def scaled(self, epochs: int, paper_epochs: int) -> int:
+        """The paper's epoch scaled to a run of ``epochs``, kept inside it."""
         value = int(round(self.paper * epochs / paper_epochs))
-        if self.min_steps and steps_per_epoch:
-            value = max(value, math.ceil(self.min_steps / steps_per_epoch))
         if self.last_allowed or self.paper >= paper_epochs:
             return min(max(value, 0), epochs)
         return min(max(value, 1), max(epochs - 1, 1))
@@ -78,8 +92,9 @@ class Milestone:
         from."""
         origin = ("as given" if self.value is not None
                   else f"paper: {self.paper} of {paper_epochs}, scaled to the run")
-        if self.value is None and self.min_steps:
-            origin += f", after at least {self.min_steps} steps ({self.min_steps_option})"
+        if self.step_minimum:
+            origin += (f"; and not before step {self.step_minimum} "
+                       f"({self.min_steps_option})")
         reached = "" if resolved < epochs or self.last_allowed else \
             f" -- NOT reached in this {epochs}-epoch run"
         return f"{self.meaning}: {resolved} ({self.option}, {origin}){reached}"
@@ -103,6 +118,9 @@ class EpochSchedule(keras.callbacks.Callback):
         if logs is not None:
             logs.update(self.model.schedule_logs())
             self.model.warn_if_masks_collapsed(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        self.model.end_schedule()
 
 
 def _is_chief() -> bool:
@@ -138,33 +156,90 @@ class ScheduledTraining:
                        verbose: bool = False) -> dict:
         """Resolves the schedule for a run of ``epochs`` (default: the paper's) of
         ``steps_per_epoch`` steps (unknown: None) and checks it: a milestone given
-        explicitly that the run never reaches is refused; unset ones scale with the run.
-        Called by ``fit`` (through ``EpochSchedule``)."""
+        explicitly that the run never reaches is refused; unset ones scale with the run;
+        a step minimum the run is too short for is warned of. Called by ``fit`` (through
+        ``EpochSchedule``)."""
         epochs = int(epochs or self.paper_epochs)
         resolved = {}
         for milestone in self.schedule_epochs():
-            resolved[milestone.name] = milestone.resolve(epochs, self.paper_epochs,
-                                                         steps_per_epoch)
+            resolved[milestone.name] = milestone.resolve(epochs, self.paper_epochs)
         self._run_epochs, self._milestones = epochs, resolved
         self._steps_per_epoch = steps_per_epoch
+        self._epoch_reached = {}
         # a run too short for the scaled switches: say so (never a silent no-op)
         switches = [(m, resolved[m.name]) for m in self.schedule_epochs()
                     if not m.last_allowed]
+        total = epochs * steps_per_epoch if steps_per_epoch else None
         for i, (milestone, epoch) in enumerate(switches):
-            problem = None
+            problem, option = None, milestone.option
             if epoch >= epochs:
                 problem = f"is never reached in this {epochs}-epoch run"
             elif any(epoch >= later for _, later in switches[i + 1:]):
                 problem = "coincides with a later switch, so its stage is skipped"
+            elif total is not None and milestone.step_minimum >= total:
+                problem = (f"waits for step {milestone.step_minimum} "
+                           f"({milestone.min_steps_option}), which this {total}-step run "
+                           "never reaches, so it never happens")
+                option = milestone.min_steps_option
             if problem and _is_chief():
                 warnings.warn(
                     f"{type(self).__name__}: {milestone.meaning} {epoch} ({milestone.option}"
                     f"{', scaled to the run' if milestone.value is None else ''}) {problem}. "
-                    f"Train for more epochs or set {milestone.option} explicitly.",
+                    f"Train for more epochs or set {option} explicitly.",
                     ScheduleWarning, stacklevel=2)
         if verbose and _is_chief():
             print(self.describe_schedule())
         return dict(resolved)
+
+    def end_schedule(self) -> None:
+        """At the end of ``fit``: warns of a step-minimum switch whose epoch came but
+        whose minimum the run did not reach (the warning ``start_schedule`` gives when
+        the run's length is known beforehand)."""
+        for milestone in self.schedule_epochs():
+            opened = self.switch_opened(milestone.name)
+            if (milestone.step_minimum and opened is False
+                    and getattr(self, "_epoch_reached", {}).get(milestone.name)
+                    and self._steps_per_epoch is None and _is_chief()):
+                warnings.warn(
+                    f"{type(self).__name__}: {milestone.meaning} never came: it waits for "
+                    f"step {milestone.step_minimum} ({milestone.min_steps_option}) and "
+                    f"this run stopped at step {self.completed_steps_now()}. Train for "
+                    f"more steps or lower {milestone.min_steps_option}.",
+                    ScheduleWarning, stacklevel=2)
+
+    # --------------------------------------------------------- switches in the step
+    #: the role whose optimiser steps once in every training step, in every stage: its
+    #: iteration count is the run's step count
+    step_counter_role = "discriminator"
+
+    def completed_steps(self):
+        """The training steps done before this one (a tensor; read inside the step; 0
+        before ``compile``)."""
+        optimizer = getattr(self, f"{self.step_counter_role}_optimizer", None)
+        return 0 if optimizer is None else optimizer.iterations
+
+    def completed_steps_now(self) -> int:
+        """``completed_steps`` as a Python number (between steps)."""
+        from keras import ops
+
+        return int(ops.convert_to_numpy(self.completed_steps()))
+
+    def switch_due(self, name: str):
+        """Inside the compiled step: whether the switch ``name`` is due at this step: its
+        epoch has begun (known between epochs; the step is retraced when it changes)
+        and its step minimum has run (counted in the step). A boolean tensor."""
+        from keras import ops
+
+        milestone = next(m for m in self.schedule_epochs() if m.name == name)
+        if not getattr(self, "_epoch_reached", {}).get(name, False):
+            return ops.convert_to_tensor(False)
+        return ops.greater_equal(ops.cast(self.completed_steps(), "int64"),
+                                 milestone.step_minimum)
+
+    def switch_opened(self, name: str) -> bool | None:
+        """Whether the model's state shows switch ``name`` happened (None: it keeps no
+        such state). Subclasses with step-minimum switches answer it."""
+        return None
 
     def milestone(self, name: str) -> int:
         """A resolved schedule epoch (0-based: the switch happens when this epoch starts)."""
@@ -196,10 +271,14 @@ class ScheduledTraining:
 
     def apply_schedule(self, epoch: int) -> None:
         """Everything the schedule sets at the start of (0-based) ``epoch``: the model's
-        stages (``set_epoch``) and each optimiser's rate. When the set of trained
-        networks changes, the compiled step is rebuilt, so frozen networks are left out
-        of it entirely (no update, no optimiser step, no batch-norm statistics)."""
+        stages (``set_epoch``), each optimiser's rate and which step-minimum switches'
+        epochs have come. When the set of trained networks or those epochs change, the
+        compiled step is rebuilt, so frozen networks are left out of it entirely (no
+        update, no optimiser step, no batch-norm statistics)."""
         trained = self.trained_roles()
+        reached = dict(getattr(self, "_epoch_reached", {}))
+        self._epoch_reached = {m.name: epoch >= self.milestone(m.name)
+                               for m in self.schedule_epochs() if m.decided_in_step}
         self.set_epoch(epoch)
         factor = self.learning_rate_factor(epoch)
         for role in self.optimizer_roles:
@@ -208,7 +287,8 @@ class ScheduledTraining:
                 optimizer.learning_rate = (self.base_learning_rates[role] * factor
                                            * self.learning_rate_gate(role))
         self._schedule_factor = factor
-        if self.trained_roles() != trained and getattr(self, "train_function", None):
+        if ((self.trained_roles() != trained or self._epoch_reached != reached)
+                and getattr(self, "train_function", None)):
             self.make_train_function(force=True)
 
     def learning_rate_gate(self, role: str) -> float:
@@ -216,6 +296,12 @@ class ScheduledTraining:
         ``trained_roles``). Read when the step is traced: a Python value, not a
         variable."""
         return 1.0
+
+    def learning_rate_gate_in_step(self, role: str):
+        """Inside the step: a 0/1 tensor on the role's rate for a switch decided in the
+        step (None: none). It freezes the role from the very step the switch opens; the
+        next epoch's ``learning_rate_gate`` then leaves the role out of the step."""
+        return None
 
     def trained_roles(self) -> tuple[str, ...]:
         """The optimiser roles the current stage trains (gate above 0)."""

@@ -27,14 +27,17 @@ that stores (image, mask) pairs.
 
 The schedule belongs to the model and runs inside any ``fit``: ``attention_stop_epoch``
 unset is 30 % of the run (30 of the paper's 100 epochs), and (beyond the paper) no
-earlier than ``attention_stop_min_steps`` (1,800) training steps: the paper's 30 epochs
-are some 30,000 steps, which this minimum does not move, but 30 % of a short run leaves
-the masks frozen half-learned (on the benchmark's 3,000-step texture task, a stop at step
-900 froze them at 0.46 on the objects and 0.23 on the background). An explicit value the
-run never reaches is refused. From the stop on, the attention networks are out of the compiled
-step (no gradient, no optimiser step: their weights stay bit-identical; running
-statistics, if any, keep averaging) and, with
-``masked_stage_norm=False`` (the paper's), the discriminators' instance norms switch off.
+earlier than ``attention_stop_min_steps`` (1,800) training steps, counted inside the
+compiled step (so the stop comes at its step with epochs of any length, unknown
+included, and in resumed runs): the paper's 30 epochs are some 30,000 steps, which this
+minimum does not move, but 30 % of a short run leaves the masks frozen half-learned (on
+the benchmark's 3,000-step texture task, a stop at step 900 froze them at 0.46 on the
+objects and 0.23 on the background). An explicit value the run never reaches is
+refused; a minimum the run never reaches is warned of. From the stop's step the
+attention networks' rate is 0, and from the next epoch they are out of the compiled step
+(no gradient, no optimiser step): their weights, running statistics included, stay
+bit-identical. With ``masked_stage_norm=False`` (the paper's), the discriminators'
+instance norms switch off.
 
 Three choices made by ``attngan bench quality`` (64 px texture task, 3,000 steps; figures
 in the README), each documented and switchable:
@@ -52,8 +55,9 @@ in the README), each documented and switchable:
   drew rings one epoch later (objects striped 0.01; kept on: 0.99); a threshold of 0.5
   in place of 0.1 did not save them (0.06).
 - ``attention_norm="running_instance"`` (default; beyond the paper): instance norm while
-  training, running means of the training images' statistics at inference
-  (``layers.RunningInstanceNorm``). Instance norm makes the mask relative to the image:
+  training, running means of the real training images' statistics at inference
+  (``layers.RunningInstanceNorm``; generated images in the cycle pass do not move them,
+  nor does anything after the stop). Instance norm makes the mask relative to the image:
   on an object-free image it still finds an object-sized region (14 % of the pixels
   above 0.5), which the generator then repaints (empty images 20.5 dB); beside an image
   with an object, the same clutter stays dark (0.4 %). With the running statistics,
@@ -77,7 +81,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_attngan import losses
-from keras_attngan.layers import NORMS, SwitchableInstanceNorm
+from keras_attngan.layers import NORMS, SwitchableInstanceNorm, statistics_learning
 from keras_attngan.models.base import (
     PACKAGE, Milestone, TranslationGAN, check_choice, step_count,
 )
@@ -160,11 +164,13 @@ class UAG(TranslationGAN):
                                                    first_norm=True, name="discriminator_a")
         self.discriminator_b = patch_discriminator(channels, ndf, norm="switchable_instance",
                                                    first_norm=True, name="discriminator_b")
-        # 1.0 once the discriminators see only attended regions (set by set_epoch).
-        self.masked_stage = keras.Variable(0.0, trainable=False, name="masked_stage")
-        # 1.0 once the attention networks stop training.
-        self.attention_frozen = keras.Variable(0.0, trainable=False, name="attention_frozen")
-        # the same as a Python value, read when the step is traced
+        # 1.0 once the discriminators see only attended regions, and once the attention
+        # networks stop training: one-way switches set inside the step (_advance_stage)
+        self.masked_stage = keras.Variable(0.0, trainable=False, name="masked_stage",
+                                           aggregation="only_first_replica")
+        self.attention_frozen = keras.Variable(0.0, trainable=False, name="attention_frozen",
+                                               aggregation="only_first_replica")
+        # attention_frozen as a Python value between epochs, read when the step is traced
         self._attention_stopped = False
         # The pools hold (mapped image, raw generator output, mask) for each fake.
         self.pool_a = self.make_pool("pool_a", channels=2 * channels + 1)
@@ -232,22 +238,50 @@ class UAG(TranslationGAN):
         """Whether the discriminators see only attended regions now."""
         return float(ops.convert_to_numpy(self.masked_stage)) > 0.5
 
+    def _stops(self) -> bool:
+        return self.stop_attention or self.masked_discriminator
+
+    def _advance_stage(self, due) -> None:
+        """Opens the attention stop and the masked stage where ``due`` (a 0/1 number or
+        tensor), inside the step or between epochs; one way: they never close."""
+        if self.masked_discriminator:
+            self.masked_stage.assign(ops.maximum(self.masked_stage, due))
+        if self.stop_attention:
+            self.attention_frozen.assign(ops.maximum(self.attention_frozen, due))
+        if self.masked_discriminator and not self.masked_stage_norm:
+            for discriminator in (self.discriminator_a, self.discriminator_b):
+                for layer in discriminator.layers:
+                    if isinstance(layer, SwitchableInstanceNorm):
+                        layer.enabled.assign(1.0 - self.masked_stage)
+
     def set_epoch(self, epoch: int) -> None:
-        """Sets the attention stop and the masked stage for the (0-based) epoch."""
-        stopped = (self.stop_attention or self.masked_discriminator) and \
-            epoch >= self.milestone("attention_stop_epoch")
-        self.masked_stage.assign(1.0 if stopped and self.masked_discriminator else 0.0)
-        self._attention_stopped = stopped and self.stop_attention
-        self.attention_frozen.assign(1.0 if self._attention_stopped else 0.0)
-        for discriminator in (self.discriminator_a, self.discriminator_b):
-            for layer in discriminator.layers:
-                if isinstance(layer, SwitchableInstanceNorm):
-                    layer.enabled.assign(
-                        0.0 if self.in_masked_stage and not self.masked_stage_norm else 1.0)
+        """Between epochs: opens the stop if it is due at the (0-based) epoch's start
+        (inside the step it opens at its step), and reads whether the attention is
+        frozen, so the next step is traced without it."""
+        if self._stops() and epoch >= self.milestone("attention_stop_epoch") and \
+                self.completed_steps_now() >= self._stop_milestone().step_minimum:
+            self._advance_stage(1.0)
+        self._attention_stopped = bool(ops.convert_to_numpy(self.attention_frozen) > 0.5)
+
+    def _stop_milestone(self) -> Milestone:
+        return next(m for m in self.schedule_epochs() if m.name == "attention_stop_epoch")
+
+    def switch_opened(self, name: str) -> bool | None:
+        """Whether the attention stop happened (the masked stage or the frozen attention)."""
+        if name != "attention_stop_epoch":
+            return None
+        return bool(max(ops.convert_to_numpy(self.masked_stage),
+                        ops.convert_to_numpy(self.attention_frozen)) > 0.5)
 
     def learning_rate_gate(self, role: str) -> float:
         """0 for the attention networks once they stop, else 1."""
         return 0.0 if role == "attention" and self._attention_stopped else 1.0
+
+    def learning_rate_gate_in_step(self, role: str):
+        """0 for the attention networks from the very step they stop."""
+        if role == "attention" and self.stop_attention:
+            return 1.0 - self.attention_frozen
+        return None
 
     def schedule_logs(self):
         """The learning rate, ``attention_stopped`` and ``masked_discriminator``."""
@@ -256,18 +290,23 @@ class UAG(TranslationGAN):
                 "masked_discriminator": float(ops.convert_to_numpy(self.masked_stage))}
 
     # ------------------------------------------------------------------ the model
-    def _attention(self, x, domain: str, training=False):
+    def _attention(self, x, domain: str, training=False, real: bool = True):
         if not (self.attention_a if domain == "a" else self.attention_b):
             return ops.ones_like(x[..., :1])
         net = self.attention_net_a if domain == "a" else self.attention_net_b
-        return net(x, training=training)
+        if not training:
+            return net(x)
+        # running statistics learn from real images only, until the attention stops
+        with statistics_learning(net, (1.0 - self.attention_frozen) if real else 0.0):
+            return net(x, training=True)
 
-    def _map(self, x, direction: str, mask=None, training=False):
-        """(mapped image, raw generator output, mask) for ``x`` in ``direction``."""
+    def _map(self, x, direction: str, mask=None, training=False, real: bool = True):
+        """(mapped image, raw generator output, mask) for ``x`` in ``direction``
+        (``real``: a real image, not a generated one)."""
         source = direction[0]
         generator = self.generator_a2b if direction == "a2b" else self.generator_b2a
         if mask is None:
-            mask = self._attention(x, source, training)
+            mask = self._attention(x, source, training, real)
         raw = generator(x, training=training)
         return mask * raw + (1.0 - mask) * x, raw, mask
 
@@ -295,6 +334,8 @@ class UAG(TranslationGAN):
     # ----------------------------------------------------------------- training
     def train_step(self, data):
         real_a, real_b = self.unpack_batch(data)
+        if self._stops():  # the stop opens at its step, inside the compiled step
+            self._advance_stage(ops.cast(self.switch_due("attention_stop_epoch"), "float32"))
         g_losses, fakes = self._generator_step(real_a, real_b)
         d_losses = self._discriminator_step(
             real_a, real_b, self.pool_a.query(fakes["a"]), self.pool_b.query(fakes["b"]),
@@ -309,9 +350,9 @@ class UAG(TranslationGAN):
             # the cycle pass computes attention on the mapped image (A_T(s')), unless the
             # re-used-attention ablation asks for A_S(s)
             rec_a = self._map(fake_b, "b2a", mask=mask_a if self.reuse_attention else None,
-                              training=True)[0]
+                              training=True, real=False)[0]
             rec_b = self._map(fake_a, "a2b", mask=mask_b if self.reuse_attention else None,
-                              training=True)[0]
+                              training=True, real=False)[0]
             loss = {
                 "g_a2b": losses.generator_adversarial(self.discriminator_b(
                     self._discriminator_input(fake_b, raw_b, mask_a), training=True),
