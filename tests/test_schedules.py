@@ -442,3 +442,23 @@ def test_uag_discriminators_pair_each_domain_with_its_own_real_mask(demo_arrays)
                                                rel=2e-6)
     assert loss_of(model.discriminator_b, real_b, zeros) != pytest.approx(
         loss_of(model.discriminator_b, real_b, ones), rel=2e-6)
+
+
+def test_a_short_run_given_no_rate_trains_at_the_models_short_run_rate(tiny_data, capsys):
+    """AGGAN's paper rate (1e-4) is for runs of 200k steps: a 4-step run given none
+    trains at 2e-4 and says so; a rate given, or a long run, keeps what it has."""
+    model = build("aggan", **TINY)
+    history = model.fit(tiny_data, epochs=2, verbose=1).history
+    assert history["learning_rate"] == pytest.approx([2e-4, 1e-4])  # and its decay
+    assert "learning rate 0.0002, for a run under 20,000 steps (4)" in capsys.readouterr().out
+    given = kag.models.build("aggan", **TINY)
+    given.compile(learning_rate=1e-4)
+    assert given.fit(tiny_data, epochs=2, verbose=0).history["learning_rate"][0] == \
+        pytest.approx(1e-4)
+    model.start_schedule(200, 1067)
+    assert model.base_learning_rates["generator"] == pytest.approx(1e-4)
+    assert "for a run under 20,000 steps pass --lr 0.0002" in (
+        model.run_learning_rate(None) or "")
+    # a reloaded model picks again: its compile config holds no rate
+    assert model.get_compile_config()["learning_rate"] is None
+    assert given.get_compile_config()["learning_rate"] == 1e-4

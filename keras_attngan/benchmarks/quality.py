@@ -49,17 +49,6 @@ SMALL_IMAGE_HPARAMS = {
     # (0.88 against 0.84, means of 3 seeds)
     "unit": {"ngf": 32},
 }
-#: per-model learning rates for the benchmark's budget of a few thousand steps, each
-#: overridable with --lr; a model not named here trains at its paper's rate. UNIT's
-#: paper rate, 1e-4, is for runs of 100 epochs of thousands of images: in 3,000 steps on
-#: the digits task it kept 0.88 of the digits (mean of 3 seeds; 0.91 after 6,000
-#: steps), at 2e-4, the rate CycleGAN (the reference) trains at, 0.91 (each seed 0.905
-#: or more). AGGAN's paper rate, 1e-4, striped 0.25 of the texture task's objects in
-#: 3,000 steps; at 2e-4, with its curriculum ramped (curriculum_ramp_steps), seeds 0, 1
-#: and 3 meet every texture target and seed 2 all but the striped objects (0.85; README).
-#: Switched at once, at 2e-4 the mask fitted the objects with seed 0 and collapsed to 0
-#: with seed 1.
-SMALL_BUDGET_LEARNING_RATES = {"unit": 2e-4, "aggan": 2e-4}
 #: what the attention models should reach on the texture task (issue 18)
 TEXTURE_TARGETS = {"background_psnr": 35.0, "objects_textured": 0.9, "mask_iou": 0.7,
                    "empty_psnr": 35.0}
@@ -126,13 +115,6 @@ def _hparams(model: str, image_size: int, given: dict[str, Any]) -> dict[str, An
     return {**SMALL_IMAGE_HPARAMS.get(model, {}), **given, "image_size": image_size}
 
 
-def _learning_rate(model: str, given: float | None) -> float:
-    """``given``, else the bench's rate for ``model``, else its paper's."""
-    if given is None:
-        given = SMALL_BUDGET_LEARNING_RATES.get(model, get_class(model).learning_rate)
-    return float(given)
-
-
 def train_on_task(model: str, a: np.ndarray, b: np.ndarray, steps: int, batch_size: int = 1,
                   seed: int = 0, log_dir: str | None = None, verbose: int = 0,
                   callbacks: list | None = None, augment: bool = True,
@@ -176,7 +158,8 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
                   **hparams) -> dict[str, Any]:
     """Trains ``model`` (and, with ``reference``, CycleGAN with the same budget) on the
     generated ``task`` and scores it; see the module docstring. ``learning_rate``:
-    ``model``'s rate (default: ``SMALL_BUDGET_LEARNING_RATES``, else its paper's)."""
+    ``model``'s rate (default: what the model picks for the run, as ``attngan train``
+    does: its paper's, or its ``short_run_learning_rate``)."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
     if steps < 1:
@@ -200,7 +183,7 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
         target, target_labels = tasks.digits_domain("b", 1000, size, seed + 2000)
 
     def run(name: str, given: dict[str, Any], rate: float | None) -> dict[str, Any]:
-        settings, rate = _hparams(name, size, given), _learning_rate(name, rate)
+        settings = _hparams(name, size, given)
         # the source labels go to a model built to learn from them (unit_da; DA-GAN's
         # Sec. 3.1 regularisation: --set n_classes=10), never to the reference
         learns_labels = get_class(name).trains_with_source_labels(settings)
@@ -221,7 +204,8 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
             scores = texture_scores(net, test, test_masks, empty)
         else:
             scores = digits_scores(net, source, source_labels, target, target_labels)
-        return {"model": name, "hparams": dict(settings), "learning_rate": rate,
+        return {"model": name, "hparams": dict(settings),
+                "learning_rate": net.base_learning_rates["generator"],
                 "train_seconds": seconds, **scores, "mask_history": _mask_history(history)}
 
     result: dict[str, Any] = {"task": task, "image_size": size, "steps": steps,

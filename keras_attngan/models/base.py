@@ -75,6 +75,10 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
     optimizer_roles: tuple[str, ...] = ("generator", "discriminator")
     #: paper optimiser settings, used by ``compile()`` unless overridden.
     learning_rate: float = 2e-4
+    #: beyond the papers: the rate a run shorter than ``short_run_steps`` trains at when
+    #: no rate is given (None: the paper's, whatever the run). Said when training starts.
+    short_run_learning_rate: float | None = None
+    short_run_steps: int = 20_000
     adam_beta_1: float = 0.5
     adam_beta_2: float = 0.999
     #: paper schedule: total epochs and the epoch where linear decay to 0 starts
@@ -207,6 +211,8 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
         inside ``strategy.scope()`` when training under tf.distribute. Under a
         ``mixed_float16`` policy each optimiser is wrapped in a ``LossScaleOptimizer``.
         """
+        # no rate given: the model may pick the short-run rate (see run_learning_rate)
+        rate_given = learning_rate is not None or bool(learning_rates) or bool(optimizers)
         learning_rate = self.learning_rate if learning_rate is None else learning_rate
         beta_1 = self.adam_beta_1 if beta_1 is None else beta_1
         beta_2 = self.adam_beta_2 if beta_2 is None else beta_2
@@ -240,7 +246,10 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.variables_of(role))
             setattr(self, f"{role}_optimizer", optimizer)
-        self.base_learning_rates = rates
+        self.base_learning_rates, self._compiled_rates = rates, dict(rates)
+        self._rate_given = rate_given
+        if not rate_given:  # a reloaded model picks its rate for each run again
+            config.update(learning_rate=None, learning_rates={})
         self._gan_compile_config = config
         # optimizer=None: Keras would otherwise create an unused RMSprop that lands in
         # checkpoints and in TensorBoard's learning-rate curve.

@@ -187,9 +187,32 @@ class ScheduledTraining:
                     f"{', scaled to the run' if milestone.value is None else ''}) {problem}. "
                     f"Train for more epochs or set {option} explicitly.",
                     ScheduleWarning, stacklevel=2)
+        self._rate_note = self.run_learning_rate(total)
         if verbose and _is_chief():
             print(self.describe_schedule())
         return dict(resolved)
+
+    def run_learning_rate(self, total_steps: int | None) -> str | None:
+        """Picks the rates for a run of ``total_steps`` (None: unknown) when ``compile``
+        was given none: ``short_run_learning_rate`` for a run shorter than
+        ``short_run_steps`` (the paper's rates are for its runs of 100,000 steps and
+        more), else the paper's. Returns the line the printed schedule gives about it."""
+        short, paper = self.short_run_learning_rate, self.learning_rate
+        if short is None or getattr(self, "_rate_given", True):
+            return None
+        self.base_learning_rates = dict(self._compiled_rates)
+        if total_steps is not None and total_steps < self.short_run_steps:
+            self.base_learning_rates = {role: rate * short / paper
+                                        for role, rate in self._compiled_rates.items()}
+            return (f"learning rate {short:g}, for a run under {self.short_run_steps:,} "
+                    f"steps ({total_steps:,}); the paper's {paper:g} is for its runs of "
+                    f"100,000 steps and more: compile(learning_rate={paper:g}) or --lr "
+                    f"{paper:g} keeps it")
+        if total_steps is None:
+            return (f"learning rate {paper:g} (the paper's); this run's length is unknown: "
+                    f"for a run under {self.short_run_steps:,} steps pass --lr {short:g} "
+                    f"(compile(learning_rate={short:g}))")
+        return None
 
     def end_schedule(self) -> None:
         """At the end of ``fit``: warns of a step-minimum switch whose epoch came but
@@ -252,6 +275,8 @@ class ScheduledTraining:
         epochs = self._run_epochs
         lines = [f"{type(self).__name__} schedule for {epochs} epochs "
                  f"(paper: {self.paper_epochs}):"]
+        if getattr(self, "_rate_note", None):
+            lines.append("  " + self._rate_note)
         for milestone in self.schedule_epochs():
             lines.append("  " + milestone.describe(self._milestones[milestone.name], epochs,
                                                    self.paper_epochs))

@@ -15,7 +15,11 @@ of a unit-variance Gaussian against N(0, I) is, up to constants, the mean of mu^
 the authors' code. Updates alternate: discriminators, then encoders and generators;
 Adam 1e-4, beta (0.5, 0.999), one image per domain per batch, at a constant rate: the
 paper states no decay (the authors' code halves the rate every 100k iterations; we
-follow the paper). ``decay_start`` gives a linear decay if wanted.
+follow the paper). ``decay_start`` gives a linear decay if wanted. Beyond the paper: a
+run under 20,000 steps with no rate given trains at 2e-4 (said when training starts;
+``short_run_learning_rate``): the paper's 1e-4 is for hundreds of thousands of
+iterations, and in ``attngan bench quality``'s 3,000 digits steps it kept 0.88 of the
+digits (mean of 3 seeds) against 0.91 at 2e-4.
 
 From the paper: the objective and weights, weight sharing (n_shared = 1 by default; the
 paper's Fig. 2 ablates 1 to 4), encoders of three convolutions and four residual blocks,
@@ -56,6 +60,8 @@ class UNIT(TranslationGAN):
     loss_names = ("d_1", "d_2", "gan_1", "gan_2", "recon_1", "recon_2", "kl",
                   "cycle_kl", "cycle_1", "cycle_2")
     learning_rate = 1e-4
+    # a run of a few thousand steps at 1e-4 learns too little (see the module docstring)
+    short_run_learning_rate = 2e-4
     paper_epochs = 100
     paper_decay_start = 100  # the paper states no decay: a constant rate
 
