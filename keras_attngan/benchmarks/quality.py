@@ -124,7 +124,8 @@ def train_on_task(model: str, a: np.ndarray, b: np.ndarray, steps: int, batch_si
     """``model`` built with ``hparams``, trained ``steps`` steps on the unpaired ``a``,
     ``b`` (epochs of ``len(a)`` images; the model's schedule scaled to the run), and its
     history. ``log_dir``: TensorBoard scalars, sample grids and backups there.
-    ``augment``: random horizontal flips (the images are loaded at their size: no crop).
+    ``augment``: random horizontal flips, and random crops of images larger than the
+    model's ``image_size`` (else they are loaded at their size: no crop).
     ``labels_a``: integer labels of ``a``, for a model built to train with them
     (unit_da; DA-GAN with ``n_classes``). ``learning_rate``: None for the paper's."""
     keras.utils.set_random_seed(seed)
@@ -132,7 +133,9 @@ def train_on_task(model: str, a: np.ndarray, b: np.ndarray, steps: int, batch_si
     net.compile(learning_rate=learning_rate)
     per_epoch = max(1, min(steps, len(a) // batch_size))
     epochs = math.ceil(steps / per_epoch)
-    data = unpaired(a, b, image_size=net.image_size, load_size=net.image_size,
+    # images larger than the model's (a task's crop jitter) are cropped at random
+    data = unpaired(a, b, image_size=net.image_size,
+                    load_size=max(net.image_size, a.shape[1]),
                     batch_size=batch_size, augment=augment, seed=seed,
                     labels_a=labels_a).repeat()
     callbacks = list(callbacks or [])

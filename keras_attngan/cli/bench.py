@@ -38,9 +38,17 @@ def add_parser(sub) -> None:
     b.add_argument("--no-reference", dest="reference", action="store_false",
                    help="quality: skip training CycleGAN as the reference")
     b.add_argument("--seed", type=int, default=0, help="quality: data and training seed")
+    b.add_argument("--suite", choices=("tuning", "held-out"), default=None,
+                   help="quality: train on every variant of the task family's tuning or "
+                        "held-out set (benchmarks.family), one row per variant")
+    b.add_argument("--seeds", type=int, nargs="+", default=None,
+                   help="quality --suite: the seeds (default: 0 1 for tuning, 100 101 for "
+                        "held-out)")
+    b.add_argument("--variant", action="append", default=None,
+                   help="quality --suite: only this variant (repeatable)")
     b.add_argument("--lr", type=positive(float), default=None,
-                   help="quality: the model's learning rate (default: the benchmark's "
-                        "choice for its budget where it has one, else the paper's)")
+                   help="quality: the model's learning rate (default: what the model picks "
+                        "for the run, as attngan train does)")
     b.add_argument("--log-dir", default=None,
                    help="quality: keep TensorBoard logs and sample grids here")
     b.add_argument("--json", action="store_true", help="also print the figures as JSON")
@@ -78,6 +86,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         print(f"{result['image_size']} px, peak RSS {result['peak_rss_mb_keras_inference']:.0f}"
               f" MB after building the model and Keras inference; this machine's 4096^2 "
               f"float32 matmul in TF: {result['matmul_gflop_per_second']:.0f} GFLOP/s")
+    elif args.what == "quality" and args.suite:
+        from keras_attngan.benchmarks import suite
+
+        result = suite.bench_suite(args.model, task=args.task, suite=args.suite,
+                                   seeds=args.seeds, steps=args.steps or 3000,
+                                   batch_size=args.batch_size or 1, reference=args.reference,
+                                   learning_rate=args.lr, image_size=args.image_size,
+                                   variant_names=tuple(args.variant or ()),
+                                   verbose=1 if sys.stderr.isatty() else 0,
+                                   **parse_set(args.set))
+        print(suite.format_suite(result))
     elif args.what == "quality":
         from keras_attngan.benchmarks import quality
 
