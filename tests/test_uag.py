@@ -53,9 +53,15 @@ def test_after_the_switch_attention_is_frozen_and_d_sees_only_attended_regions(
     model = uag(attention_stop_epoch=1, masked_stage_norm=False)  # the paper's stage 2
     data = pair(demo_arrays)
     model.apply_schedule(0)
-    before = [np.array(v) for v in model.attention_variables]
+
+    def attention_state():  # every weight, running statistics included, and the mask
+        return ([np.array(v) for v in model.attention_net_a.weights
+                 + model.attention_net_b.weights]
+                + [np.array(model.translate(data[0])["mask"])])
+
+    before = attention_state()
     model.train_step(data)  # stage 1: attention trains
-    moved = [np.array(v) for v in model.attention_variables]
+    moved = attention_state()
     assert any(not np.array_equal(b, m) for b, m in zip(before, moved))
     whole = tf.constant(data[0])
     mask = tf.constant(np.linspace(0, 1, 32 * 32, dtype="float32").reshape(1, 32, 32, 1))
@@ -68,7 +74,7 @@ def test_after_the_switch_attention_is_frozen_and_d_sees_only_attended_regions(
     norms = [l for l in model.discriminator_a.layers if isinstance(l, SwitchableInstanceNorm)]
     assert norms and all(float(np.array(l.enabled)) == 0.0 for l in norms)
     model.train_step(data)
-    after = [np.array(v) for v in model.attention_variables]
+    after = attention_state()
     assert all(np.array_equal(m, a) for m, a in zip(moved, after))
     raw = whole * 0.5
     d_input = np.array(model._discriminator_input(whole, raw, mask))
@@ -135,14 +141,16 @@ def test_resume_after_the_switch_stays_masked_with_frozen_attention(uag, demo_ar
     model = uag(attention_stop_epoch=1)
     model.fit(ds, epochs=2, verbose=0,
               callbacks=kag.callbacks.default(model, str(tmp_path)))
-    frozen = [np.array(v) for v in model.attention_variables]
+    frozen = [np.array(v) for v in model.attention_net_a.weights
+              + model.attention_net_b.weights]
     resumed = uag(attention_stop_epoch=1)  # a fresh process would build a fresh model
     history = resumed.fit(ds, epochs=3, verbose=0,
                           callbacks=kag.callbacks.default(resumed, str(tmp_path)))
     assert len(history.history["d_a"]) == 1  # only epoch 3 ran
     assert resumed.in_masked_stage
     assert all(np.array_equal(f, np.array(v))
-               for f, v in zip(frozen, resumed.attention_variables))
+               for f, v in zip(frozen, resumed.attention_net_a.weights
+                               + resumed.attention_net_b.weights))
     assert int(resumed.generator_optimizer.iterations.numpy()) == 3 * 2
 
 
