@@ -117,13 +117,12 @@ def test_the_scores_fail_stripes_everywhere_and_a_constant_mask():
 
 def test_the_suite_trains_each_variant_and_seed_and_prints_mean_and_worst(monkeypatch,
                                                                          capsys):
-    result = suite.bench_suite("uag", "texture", "held-out", seeds=(100, 101), steps=1,
+    result = suite.bench_suite("uag", "texture", "held-out", seeds=(100,), steps=1,
                                reference=False, ngf=4, ndf=4, n_blocks=1, attention_ngf=4,
                                variant_names=("held-stripes-photo", "held-spots-clutter"))
     runs = result["runs"]["uag"]
     assert [(r["variant"], r["seed"]) for r in runs] == [
-        ("held-stripes-photo", 100), ("held-stripes-photo", 101),
-        ("held-spots-clutter", 100), ("held-spots-clutter", 101)]
+        ("held-stripes-photo", 100), ("held-spots-clutter", 100)]
     summary = result["summary"]["uag"]
     iou = summary["variants"]["held-stripes-photo"]["mask_iou"]
     assert iou["min"] <= iou["mean"] <= iou["max"]

@@ -13,7 +13,6 @@ only between epochs; the step is retraced when it does."""
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
 
 import keras
