@@ -13,10 +13,10 @@ Texture variants (domain A: smoothly shaded objects; domain B: the same objects 
 texture; the background must stay): object colour as ranges of hue, saturation and
 brightness, shape (``ellipse``, ``polygon``, ``blob``), 0-3 objects per image, size,
 texture (``stripes`` of a period range, ``spots``, or ``colour``: another hue),
-background (generated ``clutter`` or crops of ``photo``\\ graphs: the CC0 and public-domain
-photographs in ``benchmarks/photos``, the tuning and held-out variants on different ones,
-and each variant's test images on a photograph its training images never show) and the
-training crops' jitter.
+background (generated ``clutter``, or crops of photographs for ``photo``: the CC0 and
+public-domain photographs in ``benchmarks/photos``, the tuning and held-out variants on
+different ones, and each variant's test images on a photograph its training images never
+show) and the training crops' jitter.
 
 Digit variants (ten classes; the label is kept by a good translation): the source and
 target fonts (``segments``: seven-segment strokes; ``dots``: a 5x7 dot matrix;
