@@ -135,23 +135,22 @@ def test_a_resumed_run_goes_on_with_the_ramp_where_it_was(tiny_data, tmp_path):
                   callbacks=kag.callbacks.default(model, str(folder)) + [r])
         return r.seen
 
-    whole = run(3, tmp_path / "whole")
-    assert whole == pytest.approx([0.01, 0.01, 0.01 + 0.49 / 3, 0.01 + 0.98 / 3, 0.5, 0.5])
-    run(2, tmp_path / "killed")
-    assert run(3, tmp_path / "killed") == pytest.approx(whole[4:])
+    # an uninterrupted run's r per step: 0.01, 0.01, 0.01 + 0.49 / 3, 0.01 + 0.98 / 3,
+    # 0.5, 0.5 (the ramp from the second epoch's first step)
+    assert run(2, tmp_path) == pytest.approx([0.01, 0.01, 0.01 + 0.49 / 3, 0.01 + 0.98 / 3])
+    # resumed for the third epoch: the ramp goes on (a fresh r would give 0.17, 0.34)
+    assert run(3, tmp_path) == pytest.approx([0.5, 0.5])
 
 
 def test_steps_per_execution_switches_at_the_same_step(tiny_data):
     """A switch due inside an execution of 2 steps (step 5, a ramp of 4) ends where
-    one step per execution does."""
-    finals = []
-    for steps in (1, 2):
-        model = kag.models.build("aggan", **SMALL, curriculum_min_steps=5,
-                                 curriculum_ramp_steps=4)
-        model.compile(steps_per_execution=steps)
-        model.fit(tiny_data.repeat(), epochs=2, steps_per_epoch=4, verbose=0)
-        finals.append(curriculum_r(model))
-    assert finals == pytest.approx([0.01 + 0.49 * 3 / 4] * 2)
+    one step per execution does: 3 of the ramp's 4 steps taken (steps 5, 6 and 7).
+    Switched at a whole execution's start, it would take 4 (step 4) or 2 (step 6)."""
+    model = kag.models.build("aggan", **SMALL, curriculum_min_steps=5,
+                             curriculum_ramp_steps=4)
+    model.compile(steps_per_execution=2)
+    model.fit(tiny_data.repeat(), epochs=2, steps_per_epoch=4, verbose=0)
+    assert curriculum_r(model) == pytest.approx(0.01 + 0.49 * 3 / 4)
 
 
 def test_unset_switches_scale_with_the_run(tiny_data):
