@@ -56,6 +56,25 @@ def cpu_only(monkeypatch):
     monkeypatch.setattr(layers, "gpu_available", lambda: False)
 
 
+@pytest.fixture(scope="module")
+def tiny_data():
+    """Two batches of 4 demo pairs at 32 px: the schedule tests' data."""
+    a, b = kag.data.builtin.demo(n=8, size=32, seed=0)
+    return kag.data.unpaired(a, b, image_size=32, load_size=36, batch_size=4, seed=0)
+
+
+def build_compiled(name, **hparams):
+    """``kag.models.build(name, **hparams)``, compiled with its paper settings."""
+    model = kag.models.build(name, **hparams)
+    model.compile()
+    return model
+
+
+def snapshot(variables):
+    """Copies of ``variables`` as NumPy arrays."""
+    return [np.array(v) for v in variables]
+
+
 @pytest.fixture(scope="session")
 def demo_arrays():
     return kag.data.builtin.demo(n=16, size=32, seed=0)

@@ -9,26 +9,10 @@ import numpy as np
 import pytest
 
 import keras_attngan as kag
-from conftest import TINY
+from conftest import TINY, build_compiled as build, snapshot
 
 #: the narrowest networks: these tests time switches, not learning
 SMALL = dict(TINY, ngf=4, ndf=4, n_blocks=1)
-
-
-@pytest.fixture(scope="module")
-def tiny_data():
-    a, b = kag.data.builtin.demo(n=8, size=32, seed=0)
-    return kag.data.unpaired(a, b, image_size=32, load_size=36, batch_size=4, seed=0)
-
-
-def build(name, **hparams):
-    model = kag.models.build(name, **hparams)
-    model.compile()
-    return model
-
-
-def snapshot(variables):
-    return [np.array(v) for v in variables]
 
 
 class PerStep(keras.callbacks.Callback):

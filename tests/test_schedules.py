@@ -8,25 +8,9 @@ import keras
 import pytest
 
 import keras_attngan as kag
-from conftest import TINY, pair
+from conftest import TINY, build_compiled as build, pair, snapshot
 
 TINY_SAT = dict(TINY, vgg_weights=None)
-
-
-@pytest.fixture(scope="module")
-def tiny_data():
-    a, b = kag.data.builtin.demo(n=8, size=32, seed=0)
-    return kag.data.unpaired(a, b, image_size=32, load_size=36, batch_size=4, seed=0)
-
-
-def build(name, **hparams):
-    model = kag.models.build(name, **hparams)
-    model.compile()
-    return model
-
-
-def snapshot(variables):
-    return [np.array(v) for v in variables]
 
 
 class Snapshots(keras.callbacks.Callback):
