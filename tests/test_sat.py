@@ -40,7 +40,7 @@ def test_offline_imagenet_weights_fail_clearly(monkeypatch):
         raise OSError("URL fetch failure: no network")
 
     monkeypatch.setattr(keras.applications, "VGG19", offline)
-    with pytest.raises(WeightsUnavailableError, match="vgg_weights=PATH"):
+    with pytest.raises(WeightsUnavailableError, match="vgg_weights=PATH.*vgg_weights=hed"):
         kag.models.build("sat", image_size=32, ngf=8, ndf=8, n_blocks=1)
     with pytest.raises(WeightsUnavailableError, match="No VGG19 weights file"):
         kag.models.build("sat", image_size=32, vgg_weights="/nowhere/vgg19.h5")
