@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 import keras_attngan as kag
-from conftest import model_factory, scaled
+from conftest import model_factory, scaled, snapshot
 from keras_attngan.models.dagan import region_masks
 
 TINY_DAGAN = dict(image_size=32, nf=8, ngf=8, ndf=8, n_regions=3, n_blocks=1)
@@ -49,6 +49,45 @@ def test_dae_has_n_instances_and_ablations_change_the_losses(dagan, demo_arrays)
                                          tf.constant([0, 1], tf.int64)))
     with pytest.raises(ValueError, match="labels_a"):
         labelled.train_step((scaled(a[:2]), scaled(b[:2])))
+
+
+def one_step(make, batch, **hparams):
+    """A DA-GAN built from seed 0 with ``hparams``, and each network's trainable weights
+    after one train_step (None: before it); batch norm's moving statistics are left out:
+    the forward pass of a term weighted 0 still moves them."""
+    keras.utils.set_random_seed(0)
+    model = make(**hparams)
+    if batch is not None:
+        model.train_step(batch)
+    nets = ("encoder", "localisation", "generator", "discriminator_1", "discriminator_2")
+    return {net: snapshot(getattr(model, net).trainable_weights) for net in nets}
+
+
+def assert_same(x, y, what):
+    for net in x:
+        for i, (u, v) in enumerate(zip(x[net], y[net])):
+            np.testing.assert_allclose(u, v, rtol=1e-5, atol=1e-6, err_msg=f"{what}: {net}[{i}]")
+
+
+def differs(x, y, net):
+    return any(not np.allclose(u, v) for u, v in zip(x[net], y[net]))
+
+
+def test_ablations_change_the_update_itself(dagan, demo_arrays):
+    a, b = demo_arrays
+    batch = (scaled(a[:2]), scaled(b[:2]))
+    full = one_step(dagan, batch)
+    for switch, weight in (("consistency_loss", "alpha"), ("symmetry_loss", "beta")):
+        off = one_step(dagan, batch, **{switch: False})
+        # the term switched off is the term weighted 0 ...
+        assert_same(off, one_step(dagan, batch, **{weight: 0.0}), f"{switch}=False")
+        # ... and it was part of the full step
+        assert differs(off, full, "encoder") and differs(off, full, "generator")
+    # D2 untouched when off, trained when on
+    without_d2 = one_step(dagan, batch, use_d2=False)
+    untrained = one_step(dagan, None, use_d2=False)
+    assert not differs(without_d2, untrained, "discriminator_2")
+    assert differs(full, untrained, "discriminator_2")
 
 
 def test_translate_regions_and_save_load(dagan, demo_arrays, tmp_path):
