@@ -78,6 +78,10 @@ def test_bench_quality_refuses_what_cannot_train(capsys, extra):
 def test_model_names_and_metrics_match_the_registries():
     assert set(cli.MODEL_NAMES) == set(kag.models.available())
     assert list(cli.METRIC_NAMES) == list(kag.metrics.METRICS)
+    from keras_attngan.cli.names import PRECISIONS
+    from keras_attngan.models.precision import PRECISIONS as MODEL_PRECISIONS
+
+    assert PRECISIONS == MODEL_PRECISIONS
 
 
 def test_checkpoint_mistakes(capsys, tmp_path, photos, checkpoint):

@@ -71,10 +71,11 @@ def matmul_gflops(n: int = 4096, runs: int = 5) -> float:
 
 def bench_train(model: str = "cyclegan", image_size: int = 128, batch_size: int = 1,
                 steps: int = 10, warmup: int = 2, jit_compile: bool = False,
-                **hparams) -> dict[str, Any]:
-    """Median seconds per training step on random images, images/s, FLOPs, FLOP/s."""
+                precision: str | None = None, **hparams) -> dict[str, Any]:
+    """Median seconds per training step on random images, images/s, FLOPs, FLOP/s.
+    ``precision``: as ``compile``'s (None: float32)."""
     net = build(model, image_size=image_size, **hparams)
-    net.compile(jit_compile=jit_compile)
+    net.compile(jit_compile=jit_compile, precision=precision)
     flops = train_step_flops(net, batch_size)
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (batch_size, image_size, image_size, 3)).astype("float32")
@@ -87,7 +88,8 @@ def bench_train(model: str = "cyclegan", image_size: int = 128, batch_size: int 
     peak_rss_mb = _rss_mb()[1]
     return {
         "model": model, "image_size": image_size, "batch_size": batch_size,
-        "jit_compile": jit_compile, "steps": len(times),
+        "jit_compile": jit_compile, "precision": net.resolved_precision,
+        "steps": len(times),
         "seconds_per_step": median, "images_per_second": batch_size / median,
         "gflop_per_step": flops / 1e9, "gflop_per_second": flops / 1e9 / median,
         "matmul_gflop_per_second": matmul_gflops(),

@@ -9,7 +9,7 @@ import sys
 from typing import Any
 
 from keras_attngan.cli.common import inception_weights, parse_set, positive
-from keras_attngan.cli.names import MODEL_NAMES
+from keras_attngan.cli.names import MODEL_NAMES, PRECISIONS
 
 
 def add_parser(sub) -> None:
@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
                         "default 3000)")
     b.add_argument("--warmup", type=int, default=2)
     b.add_argument("--jit-compile", action="store_true")
+    b.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="train: float32 (default), bfloat16, float16 or auto (as attngan "
+                        "train --precision)")
     b.add_argument("--set", action="append", metavar="NAME=VALUE")
     b.add_argument("--folder", default=None, help="data: a folder of images to read")
     b.add_argument("--inception-weights", default=None,
@@ -65,9 +68,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result = speed.bench_train(args.model, image_size=args.image_size,
                                         batch_size=args.batch_size, steps=args.steps,
                                         warmup=args.warmup, jit_compile=args.jit_compile,
-                                        **parse_set(args.set))
+                                        precision=args.precision, **parse_set(args.set))
         print(f"{result['model']} train step, {result['image_size']} px, batch "
-              f"{result['batch_size']}, jit_compile={result['jit_compile']}: "
+              f"{result['batch_size']}, jit_compile={result['jit_compile']}, precision "
+              f"{result['precision']}: "
               f"median {result['seconds_per_step']:.3f} s/step over {result['steps']} steps, "
               f"{result['images_per_second']:.2f} images/s, "
               f"{result['gflop_per_step']:.1f} GFLOP/step, "

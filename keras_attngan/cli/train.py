@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 from keras_attngan.cli.common import fail, inception_weights, parse_set, positive
-from keras_attngan.cli.names import MODEL_NAMES
+from keras_attngan.cli.names import MODEL_NAMES, PRECISIONS
 
 
 def add_parser(sub) -> None:
@@ -48,6 +48,11 @@ def add_parser(sub) -> None:
     t.add_argument("--skip-corrupt", action="store_true",
                    help="leave undecodable image files out (counted) instead of failing")
     t.add_argument("--jit-compile", action="store_true", help="compile the step with XLA")
+    t.add_argument("--precision", choices=PRECISIONS, default=None,
+                   help="float32 (default), bfloat16 or float16 (mixed precision: 16-bit "
+                        "convolutions, float32 weights), or auto: bfloat16 where the "
+                        "hardware runs it fast (GPU of compute capability 8.0+, CPU with "
+                        "AMX or AVX512-BF16), else float32")
     t.add_argument("--verbose", type=int, default=None, choices=(0, 1, 2),
                    help="Keras verbosity: 0 silent, 1 progress bar, 2 a line per epoch "
                         "(default: 1 on a terminal, else 2)")
@@ -89,7 +94,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                      hparams=parse_set(args.set), resume=args.resume, force=args.force,
                      backup_freq=args.backup_freq, seed=args.seed,
                      skip_corrupt=args.skip_corrupt, jit_compile=args.jit_compile,
-                     verbose=args.verbose, callbacks=callbacks)
+                     precision=args.precision, verbose=args.verbose, callbacks=callbacks)
     except RunError as error:
         fail(str(error))
 

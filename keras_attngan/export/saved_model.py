@@ -144,13 +144,23 @@ def _decode(data: tf.Tensor) -> tf.Tensor:
 
 def saved_model(model: keras.Model, path: str, directions: tuple[str, ...] | None = None,
                 max_side: int = DEFAULT_MAX_SIDE, verbose: bool = False,
-                overwrite: bool = False) -> str:
+                overwrite: bool = False, precision: str = "float32") -> str:
     """Writes ``model`` as a SavedModel at ``path`` (e.g. "export/uag/1") with the
     signatures above, for TF Serving. Returns the path.
 
     An existing, non-empty ``path`` (another version, or another model) is refused with
     ``FileExistsError`` unless ``overwrite``; the export is written beside it first and
-    replaces it only once complete."""
+    replaces it only once complete. ``precision``: what the served graph computes in
+    (float32 whatever the model trained in, unless asked: "bfloat16" for a GPU server;
+    ``models/precision.py``)."""
+    from keras_attngan.models import precision as precisions
+
+    concrete, _ = precisions.resolve(precision)
+    with precisions.computing_in(model, concrete):
+        return _saved_model(model, path, directions, max_side, verbose, overwrite)
+
+
+def _saved_model(model, path, directions, max_side, verbose, overwrite) -> str:
     path = os.fspath(path)
     if os.path.isfile(path):
         raise FileExistsError(f"{path!r} is a file; a SavedModel is written to a folder.")

@@ -53,7 +53,15 @@ def _to_batches(data, image_size: int) -> np.ndarray:
 def convert(model: keras.Model, quantization: str | None = None, image_size: int = 256,
             direction: str | None = None,
             representative_data: Iterable | np.ndarray | None = None) -> bytes:
-    """The TFLite flatbuffer of ``model``'s ``direction`` translation (builtin ops)."""
+    """The TFLite flatbuffer of ``model``'s ``direction`` translation (builtin ops),
+    traced in float32 whatever the model trained in (``quantization`` makes it smaller)."""
+    from keras_attngan.models.precision import computing_in
+
+    with computing_in(model, "float32"):
+        return _convert(model, quantization, image_size, direction, representative_data)
+
+
+def _convert(model, quantization, image_size, direction, representative_data) -> bytes:
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"quantization must be one of {QUANTIZATIONS}; got {quantization!r}.")
     direction = direction or model.directions[0]
@@ -230,7 +238,10 @@ def tflite(model: keras.Model, path: str, quantization: str | None = None,
     flatbuffer = convert(model, quantization, image_size, direction, representative_data)
     images = _to_batches(check_images if check_images is not None
                          else sample_images(image_size, count=4, seed=1), image_size)
-    report = check(model, flatbuffer, quantization, images, direction)
+    from keras_attngan.models.precision import computing_in
+
+    with computing_in(model, "float32"):  # the check compares with float32 Keras
+        report = check(model, flatbuffer, quantization, images, direction)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     partial = f"{path}.partial"
     with open(partial, "wb") as f:

@@ -112,6 +112,9 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
             setattr(self, f"{role}_optimizer", None)
         self.base_learning_rates: dict[str, float] = {}
         self._gan_compile_config: dict[str, Any] = {}
+        # set by build(precision=...) or compile (models/precision.py)
+        self.precision: str | None = None
+        self.resolved_precision = "float32"
 
     # ----------------------------------------------------------------- configuration
     def get_config(self) -> dict[str, Any]:
@@ -203,14 +206,18 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
         jit_compile: bool | str = "auto",
         steps_per_execution: int = 1,
         run_eagerly: bool = False,
+        precision: str | None = None,
     ) -> None:
         """Creates one paper-default Adam per role in ``optimizer_roles`` (or takes the
         ones in ``optimizers``, by role) and builds them on the role's variables.
 
         ``learning_rates`` overrides the rate per role ({"discriminator": 1e-4}). Call it
-        inside ``strategy.scope()`` when training under tf.distribute. Under a
-        ``mixed_float16`` policy each optimiser is wrapped in a ``LossScaleOptimizer``.
+        inside ``strategy.scope()`` when training under tf.distribute. ``precision``:
+        "float32", "bfloat16", "float16" or "auto" (``models/precision.py``; None: what
+        ``build`` was given, else the global Keras policy's); for float16 each optimiser
+        is wrapped in a ``LossScaleOptimizer``.
         """
+        self.set_precision(precision)
         # no rate given: the model may pick the short-run rate (see run_learning_rate)
         rate_given = learning_rate is not None or bool(learning_rates) or bool(optimizers)
         learning_rate = self.learning_rate if learning_rate is None else learning_rate
@@ -242,7 +249,7 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
                     optimizer)
             rates[role] = float(ops.convert_to_numpy(optimizer.learning_rate))
             config["learning_rates"][role] = rates[role]
-            if keras.mixed_precision.global_policy().name == "mixed_float16":
+            if self.resolved_precision == "float16":
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(self.variables_of(role))
             setattr(self, f"{role}_optimizer", optimizer)
@@ -250,11 +257,30 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
         self._rate_given = rate_given
         if not rate_given:  # a reloaded model picks its rate for each run again
             config.update(learning_rate=None, learning_rates={})
+        if self.precision != "float32":  # as asked: "auto" decides again where it loads
+            config["precision"] = self.precision
         self._gan_compile_config = config
         # optimizer=None: Keras would otherwise create an unused RMSprop that lands in
         # checkpoints and in TensorBoard's learning-rate curve.
         super().compile(optimizer=None, jit_compile=jit_compile,
                         steps_per_execution=steps_per_execution, run_eagerly=run_eagerly)
+
+    def set_precision(self, precision: str | None = None) -> str:
+        """Puts the model's networks in ``precision`` (see ``compile``) and returns the
+        concrete one ("auto" decided)."""
+        from keras_attngan.models import precision as precisions
+
+        if precision is None:
+            precision = getattr(self, "precision", None) or {
+                "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}.get(
+                keras.mixed_precision.global_policy().name, "float32")
+        concrete, why = precisions.resolve(precision)
+        precisions.apply(self, concrete)
+        self.precision, self.resolved_precision = precision, concrete
+        self._precision_note = (None if precision == concrete == "float32" else
+                                f"precision {concrete} ({why}; --precision, "
+                                "compile(precision=...))")
+        return concrete
 
     def variables_of(self, role: str) -> list:
         """The trainable variables the ``role`` optimiser updates."""
@@ -419,7 +445,8 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
         if functions is None:  # not a tracked attribute: nothing to save or restore
             functions = {}
             object.__setattr__(self, "_translation_functions", functions)
-        key = (direction, tuple(sorted(options.items())))
+        key = (direction, tuple(sorted(options.items())),
+               getattr(self, "computing_precision", "float32"))
         if key not in functions:
             functions[key] = tf.function(
                 lambda x: self._translate(x, direction, training=False, **options),

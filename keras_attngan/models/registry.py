@@ -56,8 +56,10 @@ def name_of(model: TranslationGAN) -> str:
     raise ValueError(f"{type(model).__name__} is not a registered keras_attngan model.")
 
 
-def build(name: str, **hparams) -> TranslationGAN:
+def build(name: str, precision: str | None = None, **hparams) -> TranslationGAN:
     """A model with its paper's defaults; keyword arguments override them.
+    ``precision``: "float32", "bfloat16", "float16" or "auto" (``models/precision.py``;
+    ``compile`` keeps it unless given another).
 
     Build (and compile) inside ``strategy.scope()`` to train under tf.distribute.
     """
@@ -70,7 +72,10 @@ def build(name: str, **hparams) -> TranslationGAN:
             f"{', '.join(known)}."
         )
     check_hyperparameters(cls, hparams)
-    return cls(**hparams)
+    model = cls(**hparams)
+    if precision is not None:
+        model.set_precision(precision)
+    return model
 
 
 def _accepts(annotation: str, value: Any) -> bool | None:

@@ -274,8 +274,9 @@ class ScheduledTraining:
         epochs = self._run_epochs
         lines = [f"{type(self).__name__} schedule for {epochs} epochs "
                  f"(paper: {self.paper_epochs}):"]
-        if getattr(self, "_rate_note", None):
-            lines.append("  " + self._rate_note)
+        for note in ("_precision_note", "_rate_note"):
+            if getattr(self, note, None):
+                lines.append("  " + getattr(self, note))
         for milestone in self.schedule_epochs():
             lines.append("  " + milestone.describe(self._milestones[milestone.name], epochs,
                                                    self.paper_epochs))

@@ -76,6 +76,7 @@ def train(
     seed: int | None = None,
     skip_corrupt: bool = False,
     jit_compile: bool | str = False,
+    precision: str | None = None,
     verbose: int | None = None,
     callbacks: Sequence[Any] = (),
 ) -> dict[str, Any]:
@@ -84,7 +85,10 @@ def train(
     ``model`` is a registry name; ``data_a`` / ``data_b`` are what ``kag.data.unpaired``
     takes (a folder, a tfds ``name:split``); ``data`` is the one folder of domains of
     ``aggan_multidomain``. ``epochs`` defaults to the model's paper epochs, the learning
-    rate to the paper's. ``backup_freq``: "epoch" or a number of steps between backups.
+    rate to the paper's. ``precision``: "float32" (None), "bfloat16", "float16" or "auto"
+    (``models/precision.py``); a run may resume in another precision (the weights are
+    float32 in every one), except into or out of float16 (its optimisers keep a loss
+    scale). ``backup_freq``: "epoch" or a number of steps between backups.
     ``callbacks`` are added to the package's defaults (``kag.callbacks.default``).
 
     Returns {"model", "history", "model_path"}; ``model`` is None when the folder's run
@@ -116,7 +120,8 @@ def train(
     backup_dir = os.path.join(out, "backup")
     run = {"model": model, "hparams": hparams, "epochs": epochs,
            "decay_start": decay_start, "batch_size": batch_size,
-           "lr": learning_rate, "data_a": data_key(data_a), "data_b": data_key(data_b)}
+           "lr": learning_rate, "data_a": data_key(data_a), "data_b": data_key(data_b),
+           "precision": precision or "float32"}
     if multidomain:
         run["data"] = data_key(data)
     try:
@@ -133,6 +138,14 @@ def train(
             raise RunError(f"{out} holds another run; it cannot resume with these options ("
                            + "; ".join(differs) + "). Pass the options it was started "
                            "with, another --out, or --force to resume anyway.")
+        before = previous.get("precision") or "float32"
+        if latest is not None and resume and \
+                (before == "float16") != (run["precision"] == "float16"):
+            # float16's optimisers carry a loss scale, the others' do not
+            raise RunError(f"{out} trained in {before} precision; its optimiser state "
+                           f"cannot resume in {run['precision']} (float16 keeps a loss scale "
+                           f"the others do not): pass --precision {before}"
+                           + (" or bfloat16." if before == "float32" else "."))
     elif resume:
         print(f"attngan: nothing to resume in {out}; starting a new run.")
     if latest is not None and resume:
@@ -161,8 +174,11 @@ def train(
             gan = kag.models.build(model, **hparams)
         except (ValueError, TypeError) as error:  # a constructor's refusal names the option
             raise RunError(f"--set: {error}") from None
-        gan.compile(**({"learning_rate": learning_rate} if learning_rate else {}),
-                    jit_compile=jit_compile)
+        try:
+            gan.compile(**({"learning_rate": learning_rate} if learning_rate else {}),
+                        jit_compile=jit_compile, precision=precision)
+        except ValueError as error:  # names the option
+            raise RunError(str(error)) from None
     try:
         gan.start_schedule(epochs)  # a schedule the run cannot reach is refused
     except ValueError as error:
