@@ -158,6 +158,10 @@ def test_attention_models_log_mask_statistics_and_warn_on_collapse():
     # the logged IoU is the IoU of the model's own masks on those images
     expected = kag.metrics.mask_iou(model.translate(a)["mask"], masks)
     assert history["mask_iou_a"][0] == pytest.approx(expected, abs=1e-6)
+    on = masks > 0.5  # and where the mask goes: its means on and off the objects
+    own = model.translate(a)["mask"][..., 0]
+    assert history["mask_objects_a"][0] == pytest.approx(own[on].mean(), abs=1e-6)
+    assert history["mask_background_a"][0] == pytest.approx(own[~on].mean(), abs=1e-6)
     # the attention output pushed to 0: the identity, and a warning that says so
     for net in (model.attention_net_a, model.attention_net_b):
         last = net.layers[-1] if net.layers[-1].weights else [

@@ -421,7 +421,10 @@ class MaskIoU(keras.callbacks.Callback):
     """Every ``every`` epochs, the IoU of the model's masks on held-out ``images`` with
     their ground-truth object ``masks`` (``kag.metrics.mask_iou``, both at 0.5), added to
     the epoch's logs as ``mask_iou_a`` (``mask_iou_b`` for ``direction="b2a"``), so it
-    reaches ``history`` and TensorBoard (put it before the TensorBoard callback)."""
+    reaches ``history`` and TensorBoard (put it before the TensorBoard callback). Beside
+    it, where the mask goes: its mean on the objects (``mask_objects_a``) and on the
+    rest (``mask_background_a``); a mask that leans to the objects below 0.5 shows there
+    before the IoU moves."""
 
     def __init__(self, images, masks, direction: str = "a2b", every: int = 1,
                  batch_size: int = 16):
@@ -444,7 +447,14 @@ class MaskIoU(keras.callbacks.Callback):
 
         out = self.model.translate(self.images, direction=self.direction,
                                    batch_size=self.batch_size)
-        logs[self.key] = float(mask_iou(np.asarray(out["mask"]), self.masks))
+        predicted = np.asarray(out["mask"])
+        logs[self.key] = float(mask_iou(predicted, self.masks))
+        objects = (self.masks / 255.0 if self.masks.dtype == np.uint8 else self.masks) > 0.5
+        predicted = predicted.reshape(objects.shape)
+        domain = self.direction[0]
+        for name, where in (("objects", objects), ("background", ~objects)):
+            if where.any():
+                logs[f"mask_{name}_{domain}"] = float(predicted[where].mean())
 
 
 def sample_batch(dataset_or_arrays, count: int = 4) -> tuple[np.ndarray, np.ndarray]:
