@@ -106,10 +106,15 @@ def apply(model: keras.Model, precision: str) -> None:
 @contextlib.contextmanager
 def computing_in(model: keras.Model, precision: str) -> Iterator[None]:
     """Runs the block with ``model`` in ``precision`` (e.g. an export in float32), then
-    puts its own precision back."""
-    own = getattr(model, "resolved_precision", "float32")
+    gives every layer back the policy it had."""
+    layers = [layer for network in networks(model)
+              for layer in network._flatten_layers(include_self=True, recursive=True)]
+    policies = [layer.dtype_policy for layer in layers]
+    had = getattr(model, "computing_precision", None)
     apply(model, precision)
     try:
         yield
     finally:
-        apply(model, own)
+        for layer, policy in zip(layers, policies):
+            layer.dtype_policy = policy
+        object.__setattr__(model, "computing_precision", had)
