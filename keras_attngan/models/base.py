@@ -17,6 +17,7 @@ from keras import ops
 from keras_attngan.models.image_pool import ImagePool
 from keras_attngan.models.images import to_model_range
 from keras_attngan.models.masks import MaskCollapseWarning, MaskMonitoring
+from keras_attngan.models.precision import set_for as set_precision
 from keras_attngan.models.schedule import (  # noqa: F401
     EpochSchedule, Milestone, ScheduledTraining, ScheduleWarning, step_count,
 )
@@ -79,6 +80,8 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
     #: no rate is given (None: the paper's, whatever the run). Said when training starts.
     short_run_learning_rate: float | None = None
     short_run_steps: int = 20_000
+    precision: str | None = None  # as asked ("auto" too), by build or compile
+    resolved_precision: str = "float32"  # as decided (models/precision.py)
     adam_beta_1: float = 0.5
     adam_beta_2: float = 0.999
     #: paper schedule: total epochs and the epoch where linear decay to 0 starts
@@ -112,9 +115,6 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
             setattr(self, f"{role}_optimizer", None)
         self.base_learning_rates: dict[str, float] = {}
         self._gan_compile_config: dict[str, Any] = {}
-        # set by build(precision=...) or compile (models/precision.py)
-        self.precision: str | None = None
-        self.resolved_precision = "float32"
 
     # ----------------------------------------------------------------- configuration
     def get_config(self) -> dict[str, Any]:
@@ -212,12 +212,10 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
         ones in ``optimizers``, by role) and builds them on the role's variables.
 
         ``learning_rates`` overrides the rate per role ({"discriminator": 1e-4}). Call it
-        inside ``strategy.scope()`` when training under tf.distribute. ``precision``:
-        "float32", "bfloat16", "float16" or "auto" (``models/precision.py``; None: what
-        ``build`` was given, else the global Keras policy's); for float16 each optimiser
-        is wrapped in a ``LossScaleOptimizer``.
+        inside ``strategy.scope()`` when training under tf.distribute. ``precision``: see
+        ``models/precision.py`` (float16 wraps each optimiser in a ``LossScaleOptimizer``).
         """
-        self.set_precision(precision)
+        set_precision(self, precision)
         # no rate given: the model may pick the short-run rate (see run_learning_rate)
         rate_given = learning_rate is not None or bool(learning_rates) or bool(optimizers)
         learning_rate = self.learning_rate if learning_rate is None else learning_rate
@@ -234,7 +232,8 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
             raise ValueError(f"{type(self).__name__} has optimiser roles "
                              f"{self.optimizer_roles}; got {sorted(unknown)}.")
         config: dict[str, Any] = {"learning_rate": learning_rate, "beta_1": beta_1,
-                                  "beta_2": beta_2, "learning_rates": {}}
+                                  "beta_2": beta_2, "learning_rates": {},
+                                  "precision": self.precision}  # as asked: auto decides again
         rates = {}
         for role in self.optimizer_roles:
             optimizer = optimizers.get(role)
@@ -257,30 +256,11 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
         self._rate_given = rate_given
         if not rate_given:  # a reloaded model picks its rate for each run again
             config.update(learning_rate=None, learning_rates={})
-        if self.precision != "float32":  # as asked: "auto" decides again where it loads
-            config["precision"] = self.precision
         self._gan_compile_config = config
         # optimizer=None: Keras would otherwise create an unused RMSprop that lands in
         # checkpoints and in TensorBoard's learning-rate curve.
         super().compile(optimizer=None, jit_compile=jit_compile,
                         steps_per_execution=steps_per_execution, run_eagerly=run_eagerly)
-
-    def set_precision(self, precision: str | None = None) -> str:
-        """Puts the model's networks in ``precision`` (see ``compile``) and returns the
-        concrete one ("auto" decided)."""
-        from keras_attngan.models import precision as precisions
-
-        if precision is None:
-            precision = getattr(self, "precision", None) or {
-                "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}.get(
-                keras.mixed_precision.global_policy().name, "float32")
-        concrete, why = precisions.resolve(precision)
-        precisions.apply(self, concrete)
-        self.precision, self.resolved_precision = precision, concrete
-        self._precision_note = (None if precision == concrete == "float32" else
-                                f"precision {concrete} ({why}; --precision, "
-                                "compile(precision=...))")
-        return concrete
 
     def variables_of(self, role: str) -> list:
         """The trainable variables the ``role`` optimiser updates."""

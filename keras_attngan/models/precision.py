@@ -103,6 +103,23 @@ def apply(model: keras.Model, precision: str) -> None:
     object.__setattr__(model, "computing_precision", precision)
 
 
+def set_for(model: keras.Model, precision: str | None = None) -> str:
+    """Puts ``model`` in ``precision`` and returns the concrete one ("auto" decided).
+    None: what ``build`` was given, else the global Keras policy's (a model built under
+    ``keras.mixed_precision.set_global_policy`` keeps it)."""
+    if precision is None:
+        precision = model.precision or {
+            "mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}.get(
+            keras.mixed_precision.global_policy().name, "float32")
+    concrete, why = resolve(precision)
+    apply(model, concrete)
+    model.precision, model.resolved_precision = precision, concrete
+    model._precision_note = (None if precision == concrete == "float32" else
+                             f"precision {concrete} ({why}; --precision, "
+                             "compile(precision=...))")
+    return concrete
+
+
 @contextlib.contextmanager
 def computing_in(model: keras.Model, precision: str) -> Iterator[None]:
     """Runs the block with ``model`` in ``precision`` (e.g. an export in float32), then

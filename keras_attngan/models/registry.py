@@ -74,7 +74,9 @@ def build(name: str, precision: str | None = None, **hparams) -> TranslationGAN:
     check_hyperparameters(cls, hparams)
     model = cls(**hparams)
     if precision is not None:
-        model.set_precision(precision)
+        from keras_attngan.models.precision import set_for
+
+        set_for(model, precision)
     return model
 
 
