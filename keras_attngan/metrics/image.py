@@ -134,31 +134,36 @@ def ssim(predicted, target, per_image: bool = False, filter_size: int = 11,
     return per if per_image else float(per.mean())
 
 
+def mask_values(masks, what: str = "the") -> np.ndarray:
+    """``masks`` as a float (N, H, W) array in [0, 1], checked: (H, W), (N, H, W) or
+    (N, H, W, 1), float in [0, 1] or uint8 (divided by 255), no NaN. ``what`` names
+    them in the errors."""
+    m = masks.numpy() if hasattr(masks, "numpy") else np.asarray(masks)
+    if m.dtype == np.uint8:
+        m = m / 255.0
+    if not np.issubdtype(m.dtype, np.floating):
+        raise TypeError(f"{what} masks must be float in [0, 1] or uint8; got {m.dtype}.")
+    if m.ndim == 4:
+        if m.shape[-1] != 1:
+            raise ValueError(f"{what} masks must have one channel; got shape {m.shape}.")
+        m = m[..., 0]
+    elif m.ndim == 2:
+        m = m[None]
+    if m.ndim != 3:
+        raise ValueError(f"{what} masks must be (H, W), (N, H, W) or (N, H, W, 1); "
+                         f"got shape {m.shape}.")
+    if np.isnan(m).any():
+        raise ValueError(f"{what} masks contain NaN.")
+    return m
+
+
 def mask_iou(predicted, target, threshold: float = 0.5, per_image: bool = False):
     """Intersection over union of attention masks and ground-truth object masks, both
     thresholded at ``threshold`` (masks in [0, 1]; uint8 masks are divided by 255):
     |P ∩ T| / |P ∪ T| per image, 1.0 where both are empty. Takes (H, W), (N, H, W) or
     (N, H, W, 1). Over a set: the mean of the images' values."""
-    def binary(masks, what):
-        m = masks.numpy() if hasattr(masks, "numpy") else np.asarray(masks)
-        if m.dtype == np.uint8:
-            m = m / 255.0
-        if not np.issubdtype(m.dtype, np.floating):
-            raise TypeError(f"{what} masks must be float in [0, 1] or uint8; got {m.dtype}.")
-        if m.ndim == 4:
-            if m.shape[-1] != 1:
-                raise ValueError(f"{what} masks must have one channel; got shape {m.shape}.")
-            m = m[..., 0]
-        elif m.ndim == 2:
-            m = m[None]
-        if m.ndim != 3:
-            raise ValueError(f"{what} masks must be (H, W), (N, H, W) or (N, H, W, 1); "
-                             f"got shape {m.shape}.")
-        if np.isnan(m).any():
-            raise ValueError(f"{what} masks contain NaN.")
-        return m > threshold
-
-    p, t = binary(predicted, "predicted"), binary(target, "target")
+    p = mask_values(predicted, "predicted") > threshold
+    t = mask_values(target, "target") > threshold
     if p.shape != t.shape:
         raise ValueError(f"Mask shapes differ: {p.shape} vs {t.shape}.")
     intersection = (p & t).reshape(len(p), -1).sum(axis=1)

@@ -444,13 +444,12 @@ class MaskIoU(keras.callbacks.Callback):
         if logs is None or (epoch + 1) % self.every:
             return
         from keras_attngan.metrics import mask_iou
+        from keras_attngan.metrics.image import mask_values
 
         out = self.model.translate(self.images, direction=self.direction,
                                    batch_size=self.batch_size)
-        predicted = np.asarray(out["mask"])
-        logs[self.key] = float(mask_iou(predicted, self.masks))
-        objects = (self.masks / 255.0 if self.masks.dtype == np.uint8 else self.masks) > 0.5
-        predicted = predicted.reshape(objects.shape)
+        logs[self.key] = float(mask_iou(out["mask"], self.masks))
+        predicted, objects = mask_values(out["mask"]), mask_values(self.masks) > 0.5
         domain = self.direction[0]
         for name, where in (("objects", objects), ("background", ~objects)):
             if where.any():
