@@ -129,36 +129,40 @@ def test_fit_logs_lambda_and_stage(sat, demo_arrays, tmp_path):
 
 
 @pytest.mark.slow
-def test_sat_changes_the_background_less_than_cyclegan(cyclegan_baseline, demo_task):
-    # a budget this small needs lambda to grow fast: +1 every 2 steps. Scored at the end
-    # of stage 2, where the attention has been trained: in this tiny run the stage-3
-    # fine-tuning (G_0 back in training, adversarial pressure on the mask) spreads the
-    # mask again (background change ~18/255; see the README's limitations).
+def test_sat_attends_to_the_objects_and_keeps_the_background(cyclegan_baseline, demo_task):
+    # The offline pretrained VGG (hed) under the attention branch; a budget this small
+    # needs lambda to grow fast: +1 every 2 steps. Two epochs of G_0 alone, three of the
+    # attention branch, one of fine-tuning; scored at the end of stage 2, where the
+    # attention has been trained (seed 0 measured: mask 0.82 on the discs against 0.37
+    # on the background, background change 7/255 against CycleGAN's 20, disc change 70
+    # against 102). A SAT that returns its input changes no disc and fails.
     _, _, test_a, masks = demo_task
 
     def object_change(model):
         out = (model.translate(test_a)["image"] + 1) * 127.5
         return float(np.abs(out - test_a).mean(-1)[masks > 0.5].mean())
 
-    class BackgroundChangePerStage(keras.callbacks.Callback):
-        changes, objects = {}, {}
+    class PerStage(keras.callbacks.Callback):
+        scores = {}
 
         def on_epoch_end(self, epoch, logs=None):
-            self.changes[logs["stage"]] = background_change(self.model, demo_task)
-            self.objects[logs["stage"]] = object_change(self.model)
+            mask = self.model.translate(test_a)["mask"][..., 0]
+            self.scores[logs["stage"]] = {
+                "background": background_change(self.model, demo_task),
+                "objects": object_change(self.model),
+                "mask_objects": float(mask[masks > 0.5].mean()),
+                "mask_background": float(mask[masks < 0.01].mean()),
+            }
 
-    probe = BackgroundChangePerStage()
-    train_on_demo(demo_task, "sat", vgg_weights=None, stage_epochs=(1, 3), regularizer="l1",
-                  lambda_interval=2, lambda_step=1.0, adversarial_threshold=3.0,
-                  callbacks=[probe])
-    changes = probe.changes
+    probe = PerStage()
+    train_on_demo(demo_task, "sat", epochs=6, vgg_weights="hed", stage_epochs=(2, 5),
+                  regularizer="l1", lambda_interval=2, lambda_step=1.0,
+                  adversarial_threshold=3.0, callbacks=[probe])
     baseline, _ = cyclegan_baseline
-    assert changes[2.0] < 0.8 * background_change(baseline, demo_task), changes
-    # ... but largely by leaving everything alone: with a random-init VGG branch and this
-    # budget the mask does not find the discs (about 0.45 on them and on the background),
-    # so stage 2 keeps the background by not translating (disc change ~13/255 against
-    # CycleGAN's ~107). Recorded as an expected failure until SAT localises here.
-    if probe.objects[2.0] <= 0.7 * object_change(baseline):
-        pytest.xfail(f"SAT's stage-2 translation hardly changes the discs: "
-                     f"{probe.objects[2.0]:.1f}/255 against CycleGAN's "
-                     f"{object_change(baseline):.1f}/255 (the mask does not localise)")
+    reference = {"background": background_change(baseline, demo_task),
+                 "objects": object_change(baseline)}
+    attended = probe.scores[2.0]
+    report = (attended, reference)
+    assert attended["objects"] > 0.5 * reference["objects"], report
+    assert attended["background"] < 0.6 * reference["background"], report
+    assert attended["mask_objects"] > attended["mask_background"] + 0.25, report
