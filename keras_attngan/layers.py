@@ -226,17 +226,32 @@ def activation(kind: str | None, name: str | None = None) -> layers.Layer | None
     raise ValueError(f"Unknown activation {kind!r}.")
 
 
-def _on_pixel_pairs(conv: layers.Conv2D, input_shape) -> bool:
-    """Whether ``conv`` can run on 2 x 2 pixel blocks (FewFiltersConv2D, WinogradConv2D):
-    an odd kernel, stride 1, no dilation or groups, 'valid', channels last, and a known,
-    even height and width."""
-    h, w = input_shape[1], input_shape[2]
+def _on_pixel_pairs(conv: layers.Conv2D) -> bool:
+    """Whether ``conv`` can run on 2 x 2 pixel blocks (pixel blocks, Winograd): an odd
+    kernel, stride 1, no dilation or groups, 'valid', channels last. Any height and width:
+    ``_on_even_output`` pads an odd or unknown size."""
     return (
         conv.strides == (1, 1) and conv.dilation_rate == (1, 1) and conv.groups == 1
         and conv.padding == "valid" and conv.data_format == "channels_last"
         and all(k % 2 == 1 for k in conv.kernel_size)
-        and h is not None and w is not None and h % 2 == 0 and w % 2 == 0
     )
+
+
+def _size(x, axis: int):
+    """x's size along ``axis``: a Python int where the graph knows it, else a tensor."""
+    return x.shape[axis] if x.shape[axis] is not None else tf.shape(x)[axis]
+
+
+def _on_even_output(convolution, x, kernel):
+    """``convolution(x, kernel)``, a stride-1 'valid' convolution that needs an even output
+    height and width, for any size: x gains a zero row and column at the bottom and right
+    where the output's would be odd, which only adds outputs, cropped off again."""
+    height = _size(x, 1) - (kernel.shape[0] - 1)
+    width = _size(x, 2) - (kernel.shape[1] - 1)
+    if isinstance(height, int) and isinstance(width, int) and height % 2 == width % 2 == 0:
+        return convolution(x, kernel)
+    padded = tf.pad(x, [[0, 0], [0, height % 2], [0, width % 2], [0, 0]])
+    return convolution(padded, kernel)[:, :height, :width]
 
 
 def _blocked_kernel(kernel):
@@ -260,8 +275,75 @@ def _blocked_kernel(kernel):
     return tf.reshape(tf.stack(phases, axis=-2), [nh, nw, 4 * cin, 4 * cout])
 
 
+def pixel_blocks_conv(x, kernel):
+    """``tf.nn.conv2d(x, kernel, 1, 'VALID')`` for an odd kernel and even output height and
+    width, computed on 2 x 2 pixel blocks: ``space_to_depth``, the blocked kernel, then
+    ``depth_to_space``."""
+    blocked = tf.nn.conv2d(tf.nn.space_to_depth(x, 2), _blocked_kernel(kernel),
+                           strides=1, padding="VALID")
+    return tf.nn.depth_to_space(blocked, 2)
+
+
+def pixel_blocks_gradients(x, kernel, d_output):
+    """The gradients of ``pixel_blocks_conv`` for x and kernel, also on pixel blocks
+    (``space_to_depth`` and ``depth_to_space`` are each other's transposes)."""
+    with tf.GradientTape() as tape:  # the kernel's rearrangement: kernel-sized, cheap
+        tape.watch(kernel)
+        blocked_kernel = _blocked_kernel(kernel)
+    blocked_x, d_blocked = tf.nn.space_to_depth(x, 2), tf.nn.space_to_depth(d_output, 2)
+    d_x = _input_gradient(tf.shape(blocked_x), blocked_kernel, d_blocked)
+    d_blocked_kernel = _kernel_gradient(blocked_x, tf.shape(blocked_kernel), d_blocked)
+    return (tf.nn.depth_to_space(d_x, 2),
+            tape.gradient(blocked_kernel, kernel, output_gradients=d_blocked_kernel))
+
+
+class _DispatchedConv2D(layers.Conv2D):
+    """``Conv2D`` whose algorithm is chosen per device where the op runs: ``algorithm``
+    (one function of the layer, the input shape, the compute dtype and the device) names
+    it for the CPU and for the GPU; a graph holds both, behind TensorFlow's
+    ``DeviceIndex`` op, which Grappler resolves once the op is placed (a SavedModel
+    traced on a CPU host therefore runs cuDNN's convolution on a GPU server). Under XLA
+    it is TF's own convolution. ``direct_only`` (set per model by
+    ``direct_convolutions``) keeps TF's convolution everywhere."""
+
+    direct_only = False
+
+    def algorithm(self, input_shape, device: str = "CPU") -> str:
+        """"winograd", "pixel_blocks" or "direct": how an input of this shape is
+        convolved on ``device`` ("CPU", "GPU"): the package's one rule. On a GPU cuDNN
+        chooses its own algorithm; ``direct_only`` keeps TF's convolution everywhere."""
+        if self.direct_only or device != "CPU":
+            return "direct"
+        return self._cpu_algorithm(input_shape)
+
+    def _cpu_algorithm(self, input_shape) -> str:
+        return "direct"
+
+    def convolution_op(self, inputs, kernel):
+        """The convolution by the algorithm ``algorithm`` names for the device it runs on
+        (see the class docstring)."""
+        chosen = self.algorithm(inputs.shape, "CPU")
+        if chosen == "direct":
+            return super().convolution_op(inputs, kernel)
+        forward, gradients = {"winograd": (winograd_forward, winograd_gradients),
+                              "pixel_blocks": (pixel_blocks_conv, pixel_blocks_gradients),
+                              }[chosen]
+        if chosen == "winograd" and None in inputs.shape[1:3]:  # the size decides
+            work = ((_size(inputs, 1) - 2) * (_size(inputs, 2) - 2)
+                    * min(inputs.shape[-1], self.filters))
+            large = work >= WINOGRAD_MIN_WORK
+            forward, gradients = (
+                lambda x, k, f=forward: tf.cond(large, lambda: f(x, k),
+                                                lambda: direct_conv(x, k)),
+                lambda x, k, d, g=gradients: tf.cond(large, lambda: g(x, k, d),
+                                                     lambda: direct_gradients(x, k, d)))
+        return _on_even_output(
+            lambda x, k: _on_cpu_by(forward, gradients, x, k),
+            inputs, tf.convert_to_tensor(kernel))
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class FewFiltersConv2D(layers.Conv2D):
+class FewFiltersConv2D(_DispatchedConv2D):
     """``Conv2D`` for a large kernel with few output channels (an RGB image, a mask).
 
     oneDNN vectorises a convolution over blocks of 16 output channels, so the 7x7 64 -> 3
@@ -271,20 +353,11 @@ class FewFiltersConv2D(layers.Conv2D):
     the output channels on a quarter of the pixels: 1.3x the FLOPs at about 89 GFLOP/s, 67 ->
     38 ms for forward + both gradients at 256 px (README "Performance"). Same weights and
     config as ``Conv2D``; where the trick does not apply (strides, dilation, 'same'
-    padding, an even kernel, odd or unknown height/width) it is a plain ``Conv2D``.
+    padding, an even kernel) or on a GPU it is a plain ``Conv2D``.
     """
 
-    def _blocked(self, input_shape) -> bool:
-        return _on_pixel_pairs(self, input_shape)
-
-    def convolution_op(self, inputs, kernel):
-        """The convolution on 2x2 pixel blocks where that was measured faster, else
-        Conv2D's."""
-        if not self._blocked(inputs.shape):
-            return super().convolution_op(inputs, kernel)
-        blocked = tf.nn.conv2d(tf.nn.space_to_depth(inputs, 2), _blocked_kernel(kernel),
-                               strides=1, padding="VALID")
-        return tf.nn.depth_to_space(blocked, 2)
+    def _cpu_algorithm(self, input_shape) -> str:
+        return "pixel_blocks" if _on_pixel_pairs(self) else "direct"
 
 
 # Output channels up to which (and kernel size from which) FewFiltersConv2D is faster than
@@ -318,20 +391,16 @@ def _winograd_tiles(x, th: int, tw: int):
     x's rows and columns split into pixel phases (pr, pc) on a half-size grid; tile (t, s)
     reads grid rows t + a and columns s + b, a and b in {0, 1}, of each phase.
     """
-    hp, wp, channels = x.shape[1:]
+    hp, wp, channels = _size(x, 1), _size(x, 2), x.shape[3]
     phases = tf.reshape(x, [-1, hp // 2, 2, wp // 2, 2, channels])
     phases = tf.transpose(phases, [2, 4, 0, 1, 3, 5])  # (pr, pc, batch, hp/2, wp/2, c)
     taps = [phases[:, :, :, a:a + th, b:b + tw] for a in range(2) for b in range(2)]
     return tf.reshape(tf.stack(taps), [16, -1])
 
 
-def winograd_conv3x3(x, kernel):
-    """``tf.nn.conv2d(x, kernel, 1, 'VALID')`` for a 3x3 kernel and even output height and
-    width, by Winograd F(2x2, 3x3), with a hand-written gradient in which both gradients are
-    also 16 matrix products. The backward pass recomputes the input transform (4x the
-    input) rather than keeping it from the forward pass.
-    """
-    hp, wp, cin = x.shape[1:]
+def _winograd_transforms(x, kernel):
+    """The sizes and transforms Winograd's forward and backward passes share."""
+    hp, wp, cin = _size(x, 1), _size(x, 2), x.shape[3]
     height, width, cout = hp - 2, wp - 2, kernel.shape[-1]
     th, tw = height // 2, width // 2
     input_t, output_t, kernel_t = (tf.constant(m, kernel.dtype) for m in (
@@ -340,39 +409,110 @@ def winograd_conv3x3(x, kernel):
     def transformed_input(x):  # B^T d B for every tile: (16, tiles, cin)
         return tf.reshape(tf.matmul(input_t, _winograd_tiles(x, th, tw)), [16, -1, cin])
 
+    # G g G^T: (16, cin, cout)
+    u = tf.reshape(tf.matmul(kernel_t, tf.reshape(kernel, [9, -1])), [16, cin, cout])
+    return hp, wp, cin, cout, th, tw, input_t, output_t, kernel_t, transformed_input, u
+
+
+def winograd_forward(x, kernel):
+    """``tf.nn.conv2d(x, kernel, 1, 'VALID')`` for a 3x3 kernel and even output height and
+    width (known or not when traced), by Winograd F(2x2, 3x3)."""
+    hp, wp, cin, cout, th, tw, _, output_t, _, transformed_input, u = \
+        _winograd_transforms(x, kernel)
+    m = tf.matmul(transformed_input(x), u)  # (16, tiles, cout)
+    y = tf.matmul(output_t, tf.reshape(m, [16, -1]))  # (dy, dx) of each tile
+    y = tf.transpose(tf.reshape(y, [2, 2, -1, th, tw, cout]), [2, 3, 0, 4, 1, 5])
+    return tf.reshape(y, [-1, hp - 2, wp - 2, cout])
+
+
+def winograd_gradients(x, kernel, d_output):
+    """The gradients of ``winograd_forward`` for x and kernel, also 16 matrix products
+    each. The input transform (4x the input) is recomputed rather than kept from the
+    forward pass."""
+    hp, wp, cin, cout, th, tw, input_t, output_t, kernel_t, transformed_input, u = \
+        _winograd_transforms(x, kernel)
+    d_y = tf.reshape(d_output, [-1, th, 2, tw, 2, cout])
+    d_y = tf.reshape(tf.transpose(d_y, [2, 4, 0, 1, 3, 5]), [4, -1])
+    d_m = tf.reshape(tf.matmul(output_t, d_y, transpose_a=True), [16, -1, cout])
+    # Recomputed only now: the control dependency keeps Grappler from merging this with
+    # the forward pass's transform, which would then be held until here.
+    with tf.control_dependencies([d_output]):
+        v = transformed_input(tf.identity(x))
+    d_u = tf.reshape(tf.matmul(v, d_m, transpose_a=True), [16, -1])
+    d_kernel = tf.reshape(tf.matmul(kernel_t, d_u, transpose_a=True), [3, 3, cin, cout])
+    d_v = tf.reshape(tf.matmul(d_m, u, transpose_b=True), [16, -1])
+    d_taps = tf.matmul(input_t, d_v, transpose_a=True)
+    d_taps = tf.reshape(d_taps, [4, 2, 2, -1, th, tw, cin])  # (a b, pr, pc, ...)
+    # Neighbouring tiles overlap by 2 pixels: tap (a, b) lands at grid offset (a, b).
+    d_phases = tf.add_n([
+        tf.pad(d_taps[2 * a + b], [[0, 0]] * 3 + [[a, 1 - a], [b, 1 - b], [0, 0]])
+        for a in range(2) for b in range(2)
+    ])
+    d_x = tf.transpose(d_phases, [2, 3, 0, 4, 1, 5])  # (batch, hp/2, pr, wp/2, pc, c)
+    return tf.reshape(d_x, [-1, hp, wp, cin]), d_kernel
+
+
+def winograd_conv3x3(x, kernel):
+    """``tf.nn.conv2d(x, kernel, 1, 'VALID')`` for a 3x3 kernel and even output height and
+    width, by Winograd F(2x2, 3x3) forward and backward (``winograd_forward``,
+    ``winograd_gradients``)."""
+    return _differentiable(winograd_forward, winograd_gradients)(x, kernel)
+
+
+def _differentiable(forward, gradients):
+    """``forward(x, kernel)`` as a function whose gradients are ``gradients(x, kernel,
+    d_output)``."""
     @tf.custom_gradient
-    def conv(x, kernel):
-        u = tf.reshape(tf.matmul(kernel_t, tf.reshape(kernel, [9, -1])), [16, cin, cout])
-        m = tf.matmul(transformed_input(x), u)  # (16, tiles, cout); u = G g G^T
-        y = tf.matmul(output_t, tf.reshape(m, [16, -1]))  # (dy, dx) of each tile
-        y = tf.transpose(tf.reshape(y, [2, 2, -1, th, tw, cout]), [2, 3, 0, 4, 1, 5])
-        output = tf.reshape(y, [-1, height, width, cout])
+    def convolution(x, kernel):
+        return forward(x, kernel), lambda d_output: gradients(x, kernel, d_output)
+
+    return convolution
+
+
+def direct_conv(x, kernel):
+    """TF's own stride-1 'valid' convolution."""
+    return tf.nn.conv2d(x, kernel, 1, "VALID")
+
+
+def direct_gradients(x, kernel, d_output):
+    """TF's own gradients of ``direct_conv`` for x and kernel."""
+    return (_input_gradient(tf.shape(x), kernel, d_output),
+            _kernel_gradient(x, tf.shape(kernel), d_output))
+
+
+def _input_gradient(input_shape, kernel, d_output):
+    return tf.raw_ops.Conv2DBackpropInput(input_sizes=input_shape, filter=kernel,
+                                          out_backprop=d_output, strides=[1] * 4,
+                                          padding="VALID")
+
+
+def _kernel_gradient(x, kernel_shape, d_output):
+    return tf.raw_ops.Conv2DBackpropFilter(input=x, filter_sizes=kernel_shape,
+                                           out_backprop=d_output, strides=[1] * 4,
+                                           padding="VALID")
+
+
+def _by_device(on_cpu, elsewhere):
+    """``on_cpu()`` where the op runs on a CPU, else (a GPU, or under XLA) ``elsewhere()``:
+    TensorFlow's ``DeviceIndex`` op, which Grappler resolves once the graph is placed."""
+    return tf.__internal__.execute_fn_for_device({"CPU": on_cpu}, elsewhere)
+
+
+def _on_cpu_by(forward, gradients, x, kernel):
+    """A stride-1 'valid' convolution computed by ``forward`` / ``gradients`` where it runs
+    on a CPU and by TF's own elsewhere, each pass choosing where it runs. Differentiated
+    by hand: TF 2.21's Grappler crashes on the gradient of a per-device choice."""
+    @tf.custom_gradient
+    def convolution(x, kernel):
+        output = _by_device(lambda: forward(x, kernel), lambda: direct_conv(x, kernel))
 
         def grad(d_output):
-            d_y = tf.reshape(d_output, [-1, th, 2, tw, 2, cout])
-            d_y = tf.reshape(tf.transpose(d_y, [2, 4, 0, 1, 3, 5]), [4, -1])
-            d_m = tf.reshape(tf.matmul(output_t, d_y, transpose_a=True), [16, -1, cout])
-            # Recomputed only now: the control dependency keeps Grappler from merging this
-            # with the forward pass's transform, which would then be held until here.
-            with tf.control_dependencies([d_output]):
-                v = transformed_input(tf.identity(x))
-            d_u = tf.reshape(tf.matmul(v, d_m, transpose_a=True), [16, -1])
-            d_kernel = tf.matmul(kernel_t, d_u, transpose_a=True)
-            d_kernel = tf.reshape(d_kernel, [3, 3, cin, cout])
-            d_v = tf.reshape(tf.matmul(d_m, u, transpose_b=True), [16, -1])
-            d_taps = tf.matmul(input_t, d_v, transpose_a=True)
-            d_taps = tf.reshape(d_taps, [4, 2, 2, -1, th, tw, cin])  # (a b, pr, pc, ...)
-            # Neighbouring tiles overlap by 2 pixels: tap (a, b) lands at grid offset (a, b).
-            d_phases = tf.add_n([
-                tf.pad(d_taps[2 * a + b], [[0, 0]] * 3 + [[a, 1 - a], [b, 1 - b], [0, 0]])
-                for a in range(2) for b in range(2)
-            ])
-            d_x = tf.transpose(d_phases, [2, 3, 0, 4, 1, 5])  # (batch, hp/2, pr, wp/2, pc, c)
-            return tf.reshape(d_x, [-1, hp, wp, cin]), d_kernel
+            return _by_device(lambda: gradients(x, kernel, d_output),
+                              lambda: direct_gradients(x, kernel, d_output))
 
         return output, grad
 
-    return conv(x, kernel)
+    return convolution(x, kernel)
 
 
 # Where WinogradConv2D wins (one layer, forward + both gradients, 2 threads): 1.5x at
@@ -384,10 +524,11 @@ WINOGRAD_MIN_WORK = 256 * 32 * 32  # output pixels x min(input, output channels)
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
-class WinogradConv2D(layers.Conv2D):
+class WinogradConv2D(_DispatchedConv2D):
     """``Conv2D`` for 3x3 stride-1 'valid' convolutions, computed by Winograd F(2x2, 3x3)
-    (``winograd_conv3x3``) where that is faster: on the CPU, in float32, with even output
-    height and width and at least ``WINOGRAD_MIN_CHANNELS`` and ``WINOGRAD_MIN_WORK``.
+    (``winograd_conv3x3``) where that is faster: on the CPU, in float32, with at least
+    ``WINOGRAD_MIN_CHANNELS`` and ``WINOGRAD_MIN_WORK`` (an unknown height or width is
+    measured when the op runs).
 
     oneDNN runs TF's direct convolution at about the machine's matmul speed; Winograd does
     16/36 of its multiplications, which makes the residual blocks' convolutions of
@@ -399,48 +540,37 @@ class WinogradConv2D(layers.Conv2D):
     def _winograd(self, input_shape) -> bool:
         h, w, cin = input_shape[1], input_shape[2], input_shape[3]
         if not (
-            self.kernel_size == (3, 3) and _on_pixel_pairs(self, input_shape)
-            and self.compute_dtype == "float32" and cin is not None and h > 2 and w > 2
+            self.kernel_size == (3, 3) and _on_pixel_pairs(self)
+            and self.compute_dtype == "float32" and cin is not None
         ):
             return False
         channels = min(cin, self.filters)
-        return (
-            not _plain_convolutions
-            and channels >= WINOGRAD_MIN_CHANNELS
-            and (h - 2) * (w - 2) * channels >= WINOGRAD_MIN_WORK
-            and not gpu_available()
-        )
+        return channels >= WINOGRAD_MIN_CHANNELS and (
+            h is None or w is None or (h - 2) * (w - 2) * channels >= WINOGRAD_MIN_WORK)
 
-    def convolution_op(self, inputs, kernel):
-        """The convolution by Winograd F(2x2, 3x3) where that was measured faster, else
-        Conv2D's."""
-        if not self._winograd(inputs.shape):
-            return super().convolution_op(inputs, kernel)
-        return winograd_conv3x3(inputs, tf.convert_to_tensor(kernel))
-
-
-_plain_convolutions = False
-
-
-def gpu_available() -> bool:
-    """Whether TensorFlow sees a GPU, where cuDNN chooses its own convolution algorithms:
-    the package's one device check (tests patch it to run the CPU's rules anywhere)."""
-    return bool(tf.config.list_physical_devices("GPU"))
+    def _cpu_algorithm(self, input_shape) -> str:
+        return "winograd" if self._winograd(input_shape) else "direct"
 
 
 @contextlib.contextmanager
-def plain_convolutions() -> Iterator[None]:
-    """Graphs traced inside this block use Conv2D's own kernel in WinogradConv2D layers.
+def direct_convolutions(model: keras.Layer) -> Iterator[None]:
+    """Graphs traced inside this block compute every convolution of ``model`` by TF's own
+    kernel; afterwards each layer is as it was.
 
     For TFLite: its runtime has a fast 3x3 convolution of its own (XNNPACK), int8
-    quantisation expects CONV_2D, and its converter cannot take the Winograd graph.
+    quantisation expects CONV_2D, and its converter takes neither the Winograd graph nor
+    the per-device choice (``DeviceIndex``).
     """
-    global _plain_convolutions
-    previous, _plain_convolutions = _plain_convolutions, True
+    convs = [layer for layer in model._flatten_layers(include_self=True)
+             if isinstance(layer, _DispatchedConv2D)]
+    before = [conv.direct_only for conv in convs]
+    for conv in convs:
+        conv.direct_only = True
     try:
         yield
     finally:
-        _plain_convolutions = previous
+        for conv, value in zip(convs, before):
+            conv.direct_only = value
 
 
 # Norms that subtract each channel's mean, and with it any bias the convolution before them
@@ -470,26 +600,22 @@ def _pad(x, amount: int, padding: str):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Conv2D(WinogradConv2D, FewFiltersConv2D):
     """``keras.layers.Conv2D`` whose algorithm is chosen where it runs, from the layer,
-    its input shape, dtype and device (``algorithm``): Winograd F(2x2, 3x3) for large
-    3x3 stride-1 convolutions on the CPU, 2x2 pixel blocks for large kernels with few
-    output channels (an output layer), else TF's own convolution.
+    its input shape, dtype and device (``algorithm``): on the CPU, Winograd F(2x2, 3x3)
+    for large 3x3 stride-1 convolutions and 2x2 pixel blocks for large kernels with few
+    output channels (an output layer); else, and on a GPU, TF's own convolution.
 
     Every convolution of the package's networks is this class, so a saved file's layout
     (Keras names weights by class: ``conv2d_N``) does not depend on which algorithm ran.
     Same weights and config as ``keras.layers.Conv2D``.
     """
 
-    def _blocked(self, input_shape) -> bool:
-        return (self.filters <= FEW_FILTERS_MAX
-                and min(self.kernel_size) >= FEW_FILTERS_MIN_KERNEL
-                and _on_pixel_pairs(self, input_shape))
-
-    def algorithm(self, input_shape) -> str:
-        """"winograd", "pixel_blocks" or "direct": how an input of this shape is
-        convolved here and now (inside ``plain_convolutions()``: never Winograd)."""
+    def _cpu_algorithm(self, input_shape) -> str:
         if self._winograd(input_shape):
             return "winograd"
-        return "pixel_blocks" if self._blocked(input_shape) else "direct"
+        blocked = (self.filters <= FEW_FILTERS_MAX
+                   and min(self.kernel_size) >= FEW_FILTERS_MIN_KERNEL
+                   and _on_pixel_pairs(self))
+        return "pixel_blocks" if blocked else "direct"
 
 
 def conv_block(

@@ -34,26 +34,26 @@ def _seed():
 @pytest.fixture
 def forced_winograd(monkeypatch):
     """WinogradConv2D on at any size (the tiny test models sit under its thresholds); the
-    list of input shapes winograd_conv3x3 was traced with."""
+    list of input shapes winograd_forward was traced with."""
     from keras_attngan import layers
 
     traced = []
-    winograd_conv3x3 = layers.winograd_conv3x3
-    monkeypatch.setattr(layers, "winograd_conv3x3",
-                        lambda x, k: traced.append(x.shape) or winograd_conv3x3(x, k))
+    winograd_forward = layers.winograd_forward
+    monkeypatch.setattr(layers, "winograd_forward",
+                        lambda x, k: traced.append(x.shape) or winograd_forward(x, k))
     monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
-    monkeypatch.setattr(layers, "gpu_available", lambda: False)
     return traced
 
 
 @pytest.fixture
-def cpu_only(monkeypatch):
-    """The package's device check (``layers.gpu_available``) answers no GPU, so tests of
-    the CPU's algorithm choices pass on a machine with one too."""
-    from keras_attngan import layers
+def cpu_only():
+    """Eager ops on the CPU, so tests of the CPU's algorithms run them on a machine with a
+    GPU too (the choice is made where the op runs)."""
+    import tensorflow as tf
 
-    monkeypatch.setattr(layers, "gpu_available", lambda: False)
+    with tf.device("/CPU:0"):
+        yield
 
 
 @pytest.fixture(scope="module")

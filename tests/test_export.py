@@ -168,7 +168,24 @@ def test_tflite_graph_avoids_the_slow_paths():
         assert max(len(t["shape"]) for t in interpreter.get_tensor_details()) <= 4
 
 
-def test_tflite_uses_plain_convolutions_where_keras_uses_winograd(tmp_path, forced_winograd):
+def test_a_saved_model_of_any_size_keeps_the_fast_convolutions(tmp_path, forced_winograd):
+    # The served graph takes any image size and chooses per device where it runs: the
+    # CPU's Winograd and TF's convolution (a GPU's) are both in it, behind DeviceIndex.
+    model = tiny("cyclegan")
+    x = images()
+    path = kag.export.saved_model(model, str(tmp_path / "cyclegan" / "1"), max_side=64)
+    assert forced_winograd  # traced with a height and width unknown
+    loaded = tf.saved_model.load(path)
+    graph = loaded.signatures["a2b"].graph.as_graph_def()
+    bodies = [{n.op for n in f.node_def} for f in graph.library.function]
+    assert any("DeviceIndex" in ops for ops in bodies)
+    assert any("BatchMatMulV2" in ops for ops in bodies)  # Winograd's 16 products
+    served = loaded.signatures["a2b"](images=tf.constant(x))["image"].numpy().astype(int)
+    expected = np.round((model.translate(x)["image"] + 1) * 127.5)
+    assert np.abs(served - expected).max() <= 1
+
+
+def test_tflite_uses_direct_convolutions_where_keras_uses_winograd(tmp_path, forced_winograd):
     # TFLite's converter cannot take the Winograd graph, and XNNPACK and int8 expect CONV_2D.
     from ai_edge_litert.interpreter import Interpreter
 

@@ -105,10 +105,13 @@ def assert_computes_conv2d(fast, plain, x, rng, tol):
             loss = tf.reduce_sum(y * tf.sin(y))
         return [y] + tape.gradient(loss, [x] + layer.trainable_variables)
 
-    for a, b in zip(value_and_grads(fast), value_and_grads(plain)):
-        assert a.shape == b.shape
-        scale = float(tf.reduce_max(tf.abs(b)))
-        assert float(tf.reduce_max(tf.abs(a - b))) <= tol * max(scale, 1.0)
+    expected = value_and_grads(plain)
+    # eagerly, and as a graph (the per-device choice, differentiated by hand)
+    for computed in (value_and_grads(fast), tf.function(value_and_grads)(fast)):
+        for a, b in zip(computed, expected):
+            assert a.shape == b.shape
+            scale = float(tf.reduce_max(tf.abs(b)))
+            assert float(tf.reduce_max(tf.abs(a - b))) <= tol * max(scale, 1.0)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "mixed_float16"])
@@ -116,10 +119,11 @@ def assert_computes_conv2d(fast, plain, x, rng, tol):
     (38, 38, 7, 3, True),         # the generators' 7x7 output layer
     (38, 22, 7, 1, True),         # a mask, non-square
     (20, 20, (7, 5), 2, True),    # rectangular kernel
-    (37, 38, 7, 3, False),        # odd height: plain Conv2D
+    (37, 39, 7, 3, True),         # odd height and width: padded, the output cropped
     (20, 20, 4, 3, False),        # even kernel: plain Conv2D
 ])
-def test_few_filters_conv_is_conv2d(height, width, kernel, filters, blocked, dtype):
+def test_few_filters_conv_is_conv2d(height, width, kernel, filters, blocked, dtype,
+                                    cpu_only):
     """The space-to-depth convolution computes Conv2D's function, values and gradients
     (input, kernel, bias), with the same weights, in mixed precision too."""
     import tensorflow as tf
@@ -129,7 +133,8 @@ def test_few_filters_conv_is_conv2d(height, width, kernel, filters, blocked, dty
     plain = keras.layers.Conv2D(filters, kernel, dtype=policy)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(2, height, width, 16)).astype("float32"))
-    assert few._blocked(x.shape) == blocked
+    assert few.algorithm(x.shape) == ("pixel_blocks" if blocked else "direct")
+    assert few.algorithm(x.shape, "GPU") == "direct"
     assert_computes_conv2d(few, plain, x, rng, tol=1e-2 if dtype == "mixed_float16" else 1e-4)
     config = few.get_config()
     assert layers.FewFiltersConv2D.from_config(config).get_config() == config
@@ -138,7 +143,7 @@ def test_few_filters_conv_is_conv2d(height, width, kernel, filters, blocked, dty
 @pytest.mark.parametrize("height, width, cin, filters, strides, dtype, lowered, winograd", [
     (50, 50, 128, 128, 1, "float32", False, True),   # at the default thresholds
     (18, 26, 16, 24, 1, "float32", True, True),      # non-square, cin != cout
-    (49, 50, 128, 128, 1, "float32", False, False),  # odd output height: plain Conv2D
+    (51, 50, 128, 128, 1, "float32", False, True),   # odd output height: padded, cropped
     (50, 50, 64, 64, 1, "float32", False, False),    # too few channels to gain
     (50, 50, 128, 128, 2, "float32", False, False),  # strided
     (50, 50, 128, 128, 1, "mixed_float16", False, False),
@@ -156,11 +161,12 @@ def test_winograd_conv_is_conv2d(height, width, cin, filters, strides, dtype, lo
     plain = keras.layers.Conv2D(filters, 3, strides=strides, dtype=policy)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(2, height, width, cin)).astype("float32"))
-    assert fast._winograd(x.shape) == winograd
+    assert fast.algorithm(x.shape) == ("winograd" if winograd else "direct")
+    assert fast.algorithm(x.shape, "GPU") == "direct"
     assert_computes_conv2d(fast, plain, x, rng, tol=1e-2 if dtype == "mixed_float16" else 1e-5)
-    with layers.plain_convolutions():
-        assert not fast._winograd(x.shape)
-    assert fast._winograd(x.shape) == winograd
+    with layers.direct_convolutions(fast):
+        assert fast.algorithm(x.shape) == "direct"
+    assert fast.algorithm(x.shape) == ("winograd" if winograd else "direct")
     config = fast.get_config()
     assert layers.WinogradConv2D.from_config(config).get_config() == config
 
@@ -170,11 +176,61 @@ def test_winograd_conv_takes_any_batch_size_in_a_functional_model(forced_winogra
 
     inputs = keras.Input((10, 12, 4))
     net = keras.Model(inputs, layers.WinogradConv2D(5, 3)(inputs))
-    assert net.layers[-1]._winograd(inputs.shape)
+    assert net.layers[-1].algorithm(inputs.shape) == "winograd"
     for batch in (1, 3):
         x = np.random.default_rng(batch).normal(size=(batch, 10, 12, 4)).astype("float32")
         expected = tf.nn.conv2d(x, net.layers[-1].kernel, 1, "VALID") + net.layers[-1].bias
         np.testing.assert_allclose(net.predict(x, verbose=0), expected, atol=1e-5)
+
+
+def test_an_image_size_unknown_when_traced_gets_winograd_where_it_runs(cpu_only):
+    """With height and width unknown (translate of any size, a SavedModel of any size)
+    the work threshold is checked when the op runs: Winograd for a large input, TF's
+    convolution for a small one (bit-equal to tf.nn.conv2d; Winograd rounds apart)."""
+    import tensorflow as tf
+
+    conv = layers.Conv2D(128, 3, use_bias=False)
+    conv.build((None, None, None, 128))
+    assert conv.algorithm((None, None, None, 128)) == "winograd"
+    traced = tf.function(conv, input_signature=[tf.TensorSpec((None, None, None, 128))])
+    rng = np.random.default_rng(0)
+    for size, winograd in ((20, False), (67, True)):  # 18^2 and 65^2 outputs x 128
+        x = tf.constant(rng.normal(size=(1, size, size, 128)).astype("float32"))
+        difference = np.abs(traced(x) - tf.nn.conv2d(x, conv.kernel, 1, "VALID")).max()
+        assert (0 < difference < 1e-4) if winograd else difference == 0, (size, difference)
+
+
+def test_a_traced_convolution_holds_both_algorithms_behind_the_device_index(forced_winograd):
+    """The graph decides where it runs: a DeviceIndex op chooses between the CPU's
+    Winograd and TF's convolution (what a GPU runs), forward and backward, so a graph
+    traced on a CPU host runs cuDNN's convolution on a GPU server; TFLite's graph
+    (``direct_convolutions``) has TF's convolution only."""
+    import tensorflow as tf
+
+    conv = layers.Conv2D(8, 3)
+    conv.build((1, 10, 10, 8))
+    x = tf.zeros((1, 10, 10, 8))
+
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = conv(x)
+        return tape.gradient(y, [x, conv.kernel])
+
+    def ops_of(function):
+        graph = tf.function(function).get_concrete_function(x).graph.as_graph_def()
+        return ({n.op for n in graph.node},
+                [{n.op for n in f.node_def} for f in graph.library.function])
+
+    main, branches = ops_of(step)
+    assert {"DeviceIndex", "StatelessCase"} <= main
+    assert sum("BatchMatMulV2" in ops for ops in branches) >= 2  # Winograd both ways
+    assert any("Conv2D" in ops for ops in branches)  # TF's forward ...
+    assert any("Conv2DBackpropInput" in ops for ops in branches)  # ... and backward
+    with layers.direct_convolutions(conv):
+        main, branches = ops_of(step)
+    assert "DeviceIndex" not in main and "Conv2D" in main
+    assert conv.direct_only is False  # given back
 
 
 @pytest.mark.parametrize("norm", ["instance", "running_instance", "batch"])
@@ -226,8 +282,8 @@ def test_residual_blocks_use_the_winograd_algorithm(forced_winograd):
     winograd = [l for l in convs if l.algorithm((1, 34, 34, l.input.shape[-1])) == "winograd"]
     assert len(winograd) == 4  # both 3x3 convolutions of each block
     assert all(l.kernel_size == (3, 3) and l.strides == (1, 1) for l in winograd)
-    # the choice is made where the layer runs: not inside plain_convolutions()
-    with layers.plain_convolutions():
+    # TFLite's export asks the model for TF's convolutions
+    with layers.direct_convolutions(generator):
         assert {l.algorithm((1, 34, 34, l.input.shape[-1])) for l in winograd} == {"direct"}
 
 
@@ -282,12 +338,11 @@ def test_patch_discriminator_sees_70x70_patches():
     assert np.array(d(np.zeros((1, 256, 256, 3), "float32"))).shape == (1, 30, 30, 1)
 
 
-def test_the_device_check_is_one_helper_where_the_layer_runs(monkeypatch, forced_winograd):
-    """layers.gpu_available decides, when the layer runs, whether the CPU's Winograd
-    applies (cuDNN chooses on a GPU); patching it is how tests pin the device."""
+def test_the_algorithm_is_one_function_of_layer_shape_dtype_and_device(forced_winograd):
     conv = layers.Conv2D(8, 3)
     shape = (1, 34, 34, 8)
     conv.build(shape)
-    assert conv.algorithm(shape) == "winograd"
-    monkeypatch.setattr(layers, "gpu_available", lambda: True)
-    assert conv.algorithm(shape) == "direct"
+    assert conv.algorithm(shape) == conv.algorithm(shape, "CPU") == "winograd"
+    assert conv.algorithm(shape, "GPU") == "direct"  # cuDNN chooses on a GPU
+    half = layers.Conv2D(8, 3, dtype="mixed_bfloat16")
+    assert half.algorithm(shape) == "direct"  # Winograd is measured faster in float32

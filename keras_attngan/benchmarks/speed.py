@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_attngan.data import builtin, unpaired
+from keras_attngan.layers import direct_convolutions
 from keras_attngan.models import build
 
 
@@ -48,11 +49,14 @@ def training_batch(model, images):
 
 def train_step_flops(model, batch_size: int) -> float:
     """Floating-point operations of one training step (forward, backward, both updates),
-    counted by TF's profiler on the traced step graph."""
+    counted by TF's profiler on the step graph traced with TF's own convolutions: the
+    direct-convolution work, whichever algorithm runs (the profiler does not count
+    inside the per-device branches of ``layers.Conv2D``)."""
     shape = (batch_size, model.image_size, model.image_size, model.channels)
     spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), training_batch(
         model, tf.zeros(shape, tf.float32)))
-    graph = tf.function(model.train_step).get_concrete_function(spec).graph
+    with direct_convolutions(model):
+        graph = tf.function(model.train_step).get_concrete_function(spec).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
     return float(tf.compat.v1.profiler.profile(graph, options=options).total_float_ops)
