@@ -297,22 +297,31 @@ def pixel_blocks_gradients(x, kernel, d_output):
             tape.gradient(blocked_kernel, kernel, output_gradients=d_blocked_kernel))
 
 
-class _DispatchedConv2D(layers.Conv2D):
-    """``Conv2D`` whose algorithm is chosen per device where the op runs: ``algorithm``
-    (one function of the layer, the input shape, the compute dtype and the device) names
-    it for the CPU and for the GPU; a graph holds both, behind TensorFlow's
-    ``DeviceIndex`` op, which Grappler resolves once the op is placed (a SavedModel
-    traced on a CPU host therefore runs cuDNN's convolution on a GPU server). Under XLA
-    it is TF's own convolution. ``direct_only`` (set per model by
-    ``direct_convolutions``) keeps TF's convolution everywhere."""
+#: where ``layers.Conv2D`` layers take their device from (``Conv2D.convolutions``)
+CONVOLUTION_MODES = ("traced_device", "any_device", "direct")
 
-    direct_only = False
+
+class _DispatchedConv2D(layers.Conv2D):
+    """``Conv2D`` whose algorithm is chosen for the device the op runs on: ``algorithm``
+    (one function of the layer, the input shape, the compute dtype and the device).
+
+    ``convolutions`` says where the device comes from. "traced_device" (training,
+    ``translate``): the device the graph places the op on, known when it is traced (the
+    device scope, a replica's under ``tf.distribute``, else a GPU where this process
+    sees one). "any_device" (SavedModels, which may be served on another machine): the
+    graph holds the CPU's algorithm and TF's own behind TensorFlow's ``DeviceIndex`` op,
+    which Grappler resolves once the graph is placed, so a SavedModel traced on a CPU
+    host runs cuDNN's convolution on a GPU server (this costs tracing time: about 3 of
+    15 s for CycleGAN's 128 px training step; under XLA it is TF's own). "direct": TF's
+    own everywhere (TFLite). Set per model by ``convolutions_for(model, mode)``."""
+
+    convolutions = "traced_device"
 
     def algorithm(self, input_shape, device: str = "CPU") -> str:
         """"winograd", "pixel_blocks" or "direct": how an input of this shape is
         convolved on ``device`` ("CPU", "GPU"): the package's one rule. On a GPU cuDNN
-        chooses its own algorithm; ``direct_only`` keeps TF's convolution everywhere."""
-        if self.direct_only or device != "CPU":
+        chooses its own algorithm."""
+        if self.convolutions == "direct" or device != "CPU":
             return "direct"
         return self._cpu_algorithm(input_shape)
 
@@ -322,7 +331,9 @@ class _DispatchedConv2D(layers.Conv2D):
     def convolution_op(self, inputs, kernel):
         """The convolution by the algorithm ``algorithm`` names for the device it runs on
         (see the class docstring)."""
-        chosen = self.algorithm(inputs.shape, "CPU")
+        any_device = self.convolutions == "any_device"
+        device = "CPU" if any_device else _traced_device_type()
+        chosen = self.algorithm(inputs.shape, device)
         if chosen == "direct":
             return super().convolution_op(inputs, kernel)
         forward, gradients = {"winograd": (winograd_forward, winograd_gradients),
@@ -337,9 +348,23 @@ class _DispatchedConv2D(layers.Conv2D):
                                                 lambda: direct_conv(x, k)),
                 lambda x, k, d, g=gradients: tf.cond(large, lambda: g(x, k, d),
                                                      lambda: direct_gradients(x, k, d)))
-        return _on_even_output(
-            lambda x, k: _on_cpu_by(forward, gradients, x, k),
-            inputs, tf.convert_to_tensor(kernel))
+        if any_device:
+            convolution = lambda x, k: _on_cpu_by(forward, gradients, x, k)  # noqa: E731
+        else:
+            convolution = _differentiable(forward, gradients)
+        return _on_even_output(convolution, inputs, tf.convert_to_tensor(kernel))
+
+
+def _traced_device_type() -> str:
+    """The type of the device ("CPU", "GPU", ...) ops created here are placed on: the
+    device scope's where there is one (a replica's under ``tf.distribute``), else a GPU
+    where this process sees one, as TensorFlow's placer does."""
+    requested = tf.zeros(()).device if tf.executing_eagerly() else tf.raw_ops.NoOp().device
+    if requested:
+        kind = tf.DeviceSpec.from_string(requested).device_type
+        if kind:
+            return kind.upper()
+    return "GPU" if tf.config.list_logical_devices("GPU") else "CPU"
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -553,24 +578,24 @@ class WinogradConv2D(_DispatchedConv2D):
 
 
 @contextlib.contextmanager
-def direct_convolutions(model: keras.Layer) -> Iterator[None]:
-    """Graphs traced inside this block compute every convolution of ``model`` by TF's own
-    kernel; afterwards each layer is as it was.
-
-    For TFLite: its runtime has a fast 3x3 convolution of its own (XNNPACK), int8
-    quantisation expects CONV_2D, and its converter takes neither the Winograd graph nor
-    the per-device choice (``DeviceIndex``).
-    """
+def convolutions_for(model: keras.Layer, mode: str) -> Iterator[None]:
+    """Graphs traced inside this block take ``model``'s convolutions' device as ``mode``
+    says (``CONVOLUTION_MODES``; see ``layers.Conv2D``); afterwards each layer is as it
+    was. "any_device" for SavedModels; "direct" for TFLite: its runtime has a fast 3x3
+    convolution of its own (XNNPACK), int8 quantisation expects CONV_2D, and its
+    converter takes neither the Winograd graph nor ``DeviceIndex``."""
+    if mode not in CONVOLUTION_MODES:
+        raise ValueError(f"mode must be one of {CONVOLUTION_MODES}; got {mode!r}.")
     convs = [layer for layer in model._flatten_layers(include_self=True)
              if isinstance(layer, _DispatchedConv2D)]
-    before = [conv.direct_only for conv in convs]
+    before = [conv.convolutions for conv in convs]
     for conv in convs:
-        conv.direct_only = True
+        conv.convolutions = mode
     try:
         yield
     finally:
         for conv, value in zip(convs, before):
-            conv.direct_only = value
+            conv.convolutions = value
 
 
 # Norms that subtract each channel's mean, and with it any bias the convolution before them

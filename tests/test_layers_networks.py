@@ -164,7 +164,7 @@ def test_winograd_conv_is_conv2d(height, width, cin, filters, strides, dtype, lo
     assert fast.algorithm(x.shape) == ("winograd" if winograd else "direct")
     assert fast.algorithm(x.shape, "GPU") == "direct"
     assert_computes_conv2d(fast, plain, x, rng, tol=1e-2 if dtype == "mixed_float16" else 1e-5)
-    with layers.direct_convolutions(fast):
+    with layers.convolutions_for(fast, "direct"):
         assert fast.algorithm(x.shape) == "direct"
     assert fast.algorithm(x.shape) == ("winograd" if winograd else "direct")
     config = fast.get_config()
@@ -200,11 +200,11 @@ def test_an_image_size_unknown_when_traced_gets_winograd_where_it_runs(cpu_only)
         assert (0 < difference < 1e-4) if winograd else difference == 0, (size, difference)
 
 
-def test_a_traced_convolution_holds_both_algorithms_behind_the_device_index(forced_winograd):
-    """The graph decides where it runs: a DeviceIndex op chooses between the CPU's
-    Winograd and TF's convolution (what a GPU runs), forward and backward, so a graph
-    traced on a CPU host runs cuDNN's convolution on a GPU server; TFLite's graph
-    (``direct_convolutions``) has TF's convolution only."""
+def test_the_device_is_the_one_the_op_is_placed_on(forced_winograd):
+    """A training graph takes the device its ops are placed on when traced (the device
+    scope; a GPU's convolution is TF's own, which cuDNN runs); a SavedModel's graph
+    ("any_device") holds both algorithms behind a DeviceIndex op, forward and backward,
+    and runs the one of the device it is placed on; TFLite's ("direct") TF's only."""
     import tensorflow as tf
 
     conv = layers.Conv2D(8, 3)
@@ -217,20 +217,36 @@ def test_a_traced_convolution_holds_both_algorithms_behind_the_device_index(forc
             y = conv(x)
         return tape.gradient(y, [x, conv.kernel])
 
-    def ops_of(function):
-        graph = tf.function(function).get_concrete_function(x).graph.as_graph_def()
-        return ({n.op for n in graph.node},
+    def ops_of(function, device=None):
+        def on_device(x):
+            with tf.device(device):
+                return function(x)
+
+        graph = tf.function(on_device).get_concrete_function(x).graph.as_graph_def()
+        return ({n.op for n in graph.node} | {n.op for f in graph.library.function
+                                              for n in f.node_def},
                 [{n.op for n in f.node_def} for f in graph.library.function])
 
-    main, branches = ops_of(step)
-    assert {"DeviceIndex", "StatelessCase"} <= main
-    assert sum("BatchMatMulV2" in ops for ops in branches) >= 2  # Winograd both ways
-    assert any("Conv2D" in ops for ops in branches)  # TF's forward ...
-    assert any("Conv2DBackpropInput" in ops for ops in branches)  # ... and backward
-    with layers.direct_convolutions(conv):
-        main, branches = ops_of(step)
-    assert "DeviceIndex" not in main and "Conv2D" in main
-    assert conv.direct_only is False  # given back
+    ops, _ = ops_of(step, "/CPU:0")
+    assert "BatchMatMulV2" in ops and "Conv2D" not in ops and "DeviceIndex" not in ops
+    ops, _ = ops_of(step, "/GPU:0")  # traced only: no GPU is needed
+    assert "Conv2D" in ops and "BatchMatMulV2" not in ops
+    with layers.convolutions_for(conv, "any_device"):
+        ops, branches = ops_of(step)
+        assert "DeviceIndex" in ops
+        assert sum("BatchMatMulV2" in b for b in branches) >= 2  # Winograd both ways
+        assert any("Conv2D" in b for b in branches)  # TF's forward ...
+        assert any("Conv2DBackpropInput" in b for b in branches)  # ... and backward
+        np.testing.assert_allclose(tf.function(conv)(x + 1.0),
+                                   tf.nn.conv2d(x + 1.0, conv.kernel, 1, "VALID") + conv.bias,
+                                   atol=1e-5)
+    with layers.convolutions_for(conv, "direct"):
+        ops, _ = ops_of(step)
+    assert "DeviceIndex" not in ops and "Conv2D" in ops and "BatchMatMulV2" not in ops
+    assert conv.convolutions == "traced_device"  # given back
+    with pytest.raises(ValueError, match="any_device"):
+        with layers.convolutions_for(conv, "gpu"):
+            pass
 
 
 @pytest.mark.parametrize("norm", ["instance", "running_instance", "batch"])
@@ -283,7 +299,7 @@ def test_residual_blocks_use_the_winograd_algorithm(forced_winograd):
     assert len(winograd) == 4  # both 3x3 convolutions of each block
     assert all(l.kernel_size == (3, 3) and l.strides == (1, 1) for l in winograd)
     # TFLite's export asks the model for TF's convolutions
-    with layers.direct_convolutions(generator):
+    with layers.convolutions_for(generator, "direct"):
         assert {l.algorithm((1, 34, 34, l.input.shape[-1])) for l in winograd} == {"direct"}
 
 

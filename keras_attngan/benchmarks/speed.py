@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_attngan.data import builtin, unpaired
-from keras_attngan.layers import direct_convolutions
+from keras_attngan.layers import convolutions_for
 from keras_attngan.models import build
 
 
@@ -55,7 +55,7 @@ def train_step_flops(model, batch_size: int) -> float:
     shape = (batch_size, model.image_size, model.image_size, model.channels)
     spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), training_batch(
         model, tf.zeros(shape, tf.float32)))
-    with direct_convolutions(model):
+    with convolutions_for(model, "direct"):
         graph = tf.function(model.train_step).get_concrete_function(spec).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"

@@ -28,6 +28,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from keras_attngan.layers import convolutions_for
+
 DEFAULT_MAX_SIDE = 4096
 # JPEG, PNG, GIF, BMP, WebP (RIFF) magic numbers
 _IMAGE_MAGIC = (b"\xff\xd8", b"\x89PNG", b"GIF8", b"BM", b"RIFF")
@@ -156,7 +158,8 @@ def saved_model(model: keras.Model, path: str, directions: tuple[str, ...] | Non
     from keras_attngan.models import precision as precisions
 
     concrete, _ = precisions.resolve(precision)
-    with precisions.computing_in(model, concrete):
+    # served on any machine: each convolution chooses its algorithm where it runs
+    with precisions.computing_in(model, concrete), convolutions_for(model, "any_device"):
         return _saved_model(model, path, directions, max_side, verbose, overwrite)
 
 

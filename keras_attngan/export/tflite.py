@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_attngan.layers import direct_convolutions
+from keras_attngan.layers import convolutions_for
 
 QUANTIZATIONS = (None, "float16", "dynamic", "int8")
 MAX_ABS_DIFF = {None: 1e-3, "float16": 1e-2}
@@ -88,7 +88,7 @@ def _convert(model, quantization, image_size, direction, representative_data) ->
     # Through a SavedModel, which the converter freezes: converting the concrete function
     # directly keeps Keras variables as TFLite resource variables that the interpreter
     # never initialises (NaN outputs).
-    with tempfile.TemporaryDirectory() as tmp, direct_convolutions(model):
+    with tempfile.TemporaryDirectory() as tmp, convolutions_for(model, "direct"):
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint("serving_default", translate)
