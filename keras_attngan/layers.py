@@ -336,22 +336,27 @@ class _DispatchedConv2D(layers.Conv2D):
         chosen = self.algorithm(inputs.shape, device)
         if chosen == "direct":
             return super().convolution_op(inputs, kernel)
-        forward, gradients = {"winograd": (winograd_forward, winograd_gradients),
-                              "pixel_blocks": (pixel_blocks_conv, pixel_blocks_gradients),
-                              }[chosen]
-        if chosen == "winograd" and None in inputs.shape[1:3]:  # the size decides
-            work = ((_size(inputs, 1) - 2) * (_size(inputs, 2) - 2)
-                    * min(inputs.shape[-1], self.filters))
-            large = work >= WINOGRAD_MIN_WORK
-            forward, gradients = (
-                lambda x, k, f=forward: tf.cond(large, lambda: f(x, k),
-                                                lambda: direct_conv(x, k)),
-                lambda x, k, d, g=gradients: tf.cond(large, lambda: g(x, k, d),
-                                                     lambda: direct_gradients(x, k, d)))
+        large = None  # Winograd's size threshold, checked when the op runs
+        if chosen == "winograd" and None in inputs.shape[1:3]:
+            large = ((_size(inputs, 1) - 2) * (_size(inputs, 2) - 2)
+                     * min(inputs.shape[-1], self.filters)) >= WINOGRAD_MIN_WORK
         if any_device:
+            forward, gradients = {
+                "winograd": (winograd_forward, winograd_gradients),
+                "pixel_blocks": (pixel_blocks_conv, pixel_blocks_gradients)}[chosen]
+            if large is not None:
+                forward, gradients = (
+                    lambda x, k, f=forward: tf.cond(large, lambda: f(x, k),
+                                                    lambda: direct_conv(x, k)),
+                    lambda x, k, d, g=gradients: tf.cond(
+                        large, lambda: g(x, k, d), lambda: direct_gradients(x, k, d)))
             convolution = lambda x, k: _on_cpu_by(forward, gradients, x, k)  # noqa: E731
         else:
-            convolution = _differentiable(forward, gradients)
+            convolution = {"winograd": winograd_conv3x3, "pixel_blocks": pixel_blocks_conv}[
+                chosen]
+            if large is not None:
+                convolution = lambda x, k, f=convolution: tf.cond(  # noqa: E731
+                    large, lambda: f(x, k), lambda: direct_conv(x, k))
         return _on_even_output(convolution, inputs, tf.convert_to_tensor(kernel))
 
 

@@ -106,8 +106,11 @@ def assert_computes_conv2d(fast, plain, x, rng, tol):
         return [y] + tape.gradient(loss, [x] + layer.trainable_variables)
 
     expected = value_and_grads(plain)
-    # eagerly, and as a graph (the per-device choice, differentiated by hand)
-    for computed in (value_and_grads(fast), tf.function(value_and_grads)(fast)):
+    # eagerly, as a graph, and as a SavedModel's graph (the per-device choice, each
+    # algorithm's gradients written by hand)
+    with layers.convolutions_for(fast, "any_device"):
+        any_device = tf.function(value_and_grads)(fast)
+    for computed in (value_and_grads(fast), tf.function(value_and_grads)(fast), any_device):
         for a, b in zip(computed, expected):
             assert a.shape == b.shape
             scale = float(tf.reduce_max(tf.abs(b)))
