@@ -332,7 +332,8 @@ class _DispatchedConv2D(layers.Conv2D):
         """The convolution by the algorithm ``algorithm`` names for the device it runs on
         (see the class docstring)."""
         any_device = self.convolutions == "any_device"
-        device = "CPU" if any_device else _traced_device_type()
+        device = "CPU" if any_device or self.convolutions == "direct" else \
+            _traced_device_type()
         chosen = self.algorithm(inputs.shape, device)
         if chosen == "direct":
             return super().convolution_op(inputs, kernel)
