@@ -2,7 +2,6 @@
 metrics, mask IoU, domain-adaptation accuracy and the feature networks."""
 
 import gc
-import os
 import warnings
 import weakref
 
