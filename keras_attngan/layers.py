@@ -341,23 +341,21 @@ class _DispatchedConv2D(layers.Conv2D):
         if chosen == "winograd" and None in inputs.shape[1:3]:
             large = ((_size(inputs, 1) - 2) * (_size(inputs, 2) - 2)
                      * min(inputs.shape[-1], self.filters)) >= WINOGRAD_MIN_WORK
+        forward, gradients = {
+            "winograd": (winograd_forward, winograd_gradients),
+            "pixel_blocks": (pixel_blocks_conv, pixel_blocks_gradients)}[chosen]
+        if large is not None:
+            forward, gradients = (
+                lambda x, k, f=forward: tf.cond(large, lambda: f(x, k),
+                                                lambda: direct_conv(x, k)),
+                lambda x, k, d, g=gradients: tf.cond(
+                    large, lambda: g(x, k, d), lambda: direct_gradients(x, k, d)))
         if any_device:
-            forward, gradients = {
-                "winograd": (winograd_forward, winograd_gradients),
-                "pixel_blocks": (pixel_blocks_conv, pixel_blocks_gradients)}[chosen]
-            if large is not None:
-                forward, gradients = (
-                    lambda x, k, f=forward: tf.cond(large, lambda: f(x, k),
-                                                    lambda: direct_conv(x, k)),
-                    lambda x, k, d, g=gradients: tf.cond(
-                        large, lambda: g(x, k, d), lambda: direct_gradients(x, k, d)))
-            convolution = lambda x, k: _on_cpu_by(forward, gradients, x, k)  # noqa: E731
+            convolution = _on_cpu_by(forward, gradients)
+        elif chosen == "pixel_blocks":  # differentiated by TF, as training always was
+            convolution = pixel_blocks_conv
         else:
-            convolution = {"winograd": winograd_conv3x3, "pixel_blocks": pixel_blocks_conv}[
-                chosen]
-            if large is not None:
-                convolution = lambda x, k, f=convolution: tf.cond(  # noqa: E731
-                    large, lambda: f(x, k), lambda: direct_conv(x, k))
+            convolution = _differentiable(forward, gradients)
         return _on_even_output(convolution, inputs, tf.convert_to_tensor(kernel))
 
 
@@ -529,21 +527,14 @@ def _by_device(on_cpu, elsewhere):
     return tf.__internal__.execute_fn_for_device({"CPU": on_cpu}, elsewhere)
 
 
-def _on_cpu_by(forward, gradients, x, kernel):
+def _on_cpu_by(forward, gradients):
     """A stride-1 'valid' convolution computed by ``forward`` / ``gradients`` where it runs
     on a CPU and by TF's own elsewhere, each pass choosing where it runs. Differentiated
     by hand: TF 2.21's Grappler crashes on the gradient of a per-device choice."""
-    @tf.custom_gradient
-    def convolution(x, kernel):
-        output = _by_device(lambda: forward(x, kernel), lambda: direct_conv(x, kernel))
-
-        def grad(d_output):
-            return _by_device(lambda: gradients(x, kernel, d_output),
-                              lambda: direct_gradients(x, kernel, d_output))
-
-        return output, grad
-
-    return convolution(x, kernel)
+    return _differentiable(
+        lambda x, k: _by_device(lambda: forward(x, k), lambda: direct_conv(x, k)),
+        lambda x, k, d: _by_device(lambda: gradients(x, k, d),
+                                   lambda: direct_gradients(x, k, d)))
 
 
 # Where WinogradConv2D wins (one layer, forward + both gradients, 2 threads): 1.5x at
