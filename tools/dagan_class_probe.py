@@ -30,9 +30,12 @@ import keras
 import numpy as np
 
 from keras_attngan.benchmarks import tasks
-from keras_attngan.benchmarks.quality import digits_scores, train_on_task
+from keras_attngan.benchmarks.quality import (
+    TASK_IMAGE_SIZE, TRAIN_IMAGES, digits_scores, train_on_task,
+)
+from keras_attngan.cli.common import parse_set
 
-SIZE, TRAIN, PROBE = 32, 300, 200
+SIZE, PROBE = TASK_IMAGE_SIZE["digits"], 200
 
 
 def centroid_accuracy(fit_features, fit_labels, features, labels) -> float:
@@ -87,19 +90,11 @@ class ClassProbe(keras.callbacks.Callback):
         print(json.dumps(out), flush=True)
 
 
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text  # a string option, e.g. distance=l2
-
-
 def main(argv: list[str]) -> None:
-    given = dict(arg.split("=", 1) for arg in argv)
-    steps = int(given.pop("steps", 3000))
-    hparams = {k: _value(v) for k, v in given.items()}
-    a, a_labels = tasks.digits_domain("a", TRAIN, SIZE, 0)
-    b, _ = tasks.digits_domain("b", TRAIN, SIZE, 0)
+    hparams = parse_set(argv)  # NAME=VALUE as attngan's --set reads them
+    steps = int(hparams.pop("steps", 3000))
+    a, a_labels = tasks.digits_domain("a", TRAIN_IMAGES, SIZE, 0)
+    b, _ = tasks.digits_domain("b", TRAIN_IMAGES, SIZE, 0)
     source, source_labels = tasks.digits_domain("a", 1000, SIZE, 1000)
     target, target_labels = tasks.digits_domain("b", 1000, SIZE, 2000)
     probe = ClassProbe(source[:PROBE].astype("float32") / 127.5 - 1.0, source_labels[:PROBE])
