@@ -78,17 +78,20 @@ class InstanceNormalization(layers.Layer):
     def normalize_fused(self, x):
         """``normalize`` by TF's fused batch-norm kernel over (1, H, W, N*C): the same
         function, faster on the CPU."""
-        # Batch norm over (1, H, W, N*C) is instance norm over (N, H, W, C); for N = 1
-        # the transposes move no data. The kernel normalises with the biased variance,
-        # as instance norm does, and keeps its statistics in float32.
-        n, h, w, c = tf.unstack(tf.shape(x))
+        # Batch norm over (1, H, W, N*C) is instance norm over (N, H, W, C). The kernel
+        # normalises with the biased variance, as instance norm does, and keeps its
+        # statistics in float32. A batch of one (known when traced) is already in that
+        # layout: no transposes, fewer ops to trace and optimise.
+        n, h, w, c = (_size(x, i) for i in range(4))
         channels = n * c
-        stacked = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, w, channels])
+        single = isinstance(n, int) and n == 1
+        stacked = x if single else tf.reshape(tf.transpose(x, [1, 2, 0, 3]),
+                                              [1, h, w, channels])
         y = tf.raw_ops.FusedBatchNormV3(
             x=stacked, scale=tf.ones([channels]), offset=tf.zeros([channels]),
             mean=tf.zeros([0]), variance=tf.zeros([0]), epsilon=self.epsilon,
             is_training=True)[0]
-        return tf.transpose(tf.reshape(y, [h, w, n, c]), [2, 0, 1, 3])
+        return y if single else tf.transpose(tf.reshape(y, [h, w, n, c]), [2, 0, 1, 3])
 
     def call(self, x, training=None):
         if training:
@@ -423,7 +426,9 @@ def _winograd_tiles(x, th: int, tw: int):
     hp, wp, channels = _size(x, 1), _size(x, 2), x.shape[3]
     phases = tf.reshape(x, [-1, hp // 2, 2, wp // 2, 2, channels])
     phases = tf.transpose(phases, [2, 4, 0, 1, 3, 5])  # (pr, pc, batch, hp/2, wp/2, c)
-    taps = [phases[:, :, :, a:a + th, b:b + tw] for a in range(2) for b in range(2)]
+    # tf.slice, not indexing: the same op with a fraction of the Python at trace time
+    taps = [tf.slice(phases, [0, 0, 0, a, b, 0], [-1, -1, -1, th, tw, -1])
+            for a in range(2) for b in range(2)]
     return tf.reshape(tf.stack(taps), [16, -1])
 
 
@@ -473,6 +478,7 @@ def winograd_gradients(x, kernel, d_output):
     d_taps = tf.matmul(input_t, d_v, transpose_a=True)
     d_taps = tf.reshape(d_taps, [4, 2, 2, -1, th, tw, cin])  # (a b, pr, pc, ...)
     # Neighbouring tiles overlap by 2 pixels: tap (a, b) lands at grid offset (a, b).
+    d_taps = tf.unstack(d_taps)
     d_phases = tf.add_n([
         tf.pad(d_taps[2 * a + b], [[0, 0]] * 3 + [[a, 1 - a], [b, 1 - b], [0, 0]])
         for a in range(2) for b in range(2)

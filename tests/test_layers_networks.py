@@ -24,31 +24,40 @@ def test_instance_norm_normalises_each_sample_and_channel_without_affine():
     assert np.allclose(y, np.array(keras_norm(x)), atol=1e-5)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float16"])
-def test_instance_norm_training_kernel_matches_the_portable_one(dtype):
+@pytest.mark.parametrize("dtype,batch", [("float32", 3), ("float16", 3), ("float32", 1),
+                                         ("float32", None)])
+def test_instance_norm_training_kernel_matches_the_portable_one(dtype, batch):
     """Training runs the fused batch-norm kernel, inference plain ops: same values and
-    gradients, per sample (batch 3, so the stacking of images is checked), in float16 too."""
+    gradients, per sample (batch 3, so the stacking of images is checked), in float16 too,
+    for a batch of one (no stacking) and a batch size unknown when traced (None: 3)."""
     import tensorflow as tf
 
     norm = layers.InstanceNormalization(dtype=keras.DTypePolicy(
         "mixed_float16" if dtype == "float16" else "float32"))
     rng = np.random.default_rng(0)
-    x = tf.constant(rng.normal(2.0, 3.0, (3, 6, 7, 5)).astype("float32"))
-    upstream = tf.constant(rng.normal(size=(3, 6, 7, 5)).astype("float32"))
+    shape = (batch or 3, 6, 7, 5)
+    x = tf.constant(rng.normal(2.0, 3.0, shape).astype("float32"))
+    upstream = tf.constant(rng.normal(size=shape).astype("float32"))
 
-    def value_and_grad(training):
+    def value_and_grad(x, training):
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = norm(tf.cast(x, dtype), training=training)
         return y, tape.gradient(y, x, output_gradients=tf.cast(upstream, y.dtype))
 
-    (y_fused, g_fused), (y_plain, g_plain) = value_and_grad(True), value_and_grad(False)
+    run = value_and_grad
+    if batch is None:  # traced with the batch size unknown
+        traced = {t: tf.function(lambda x, t=t: value_and_grad(x, t),
+                                 input_signature=[tf.TensorSpec((None, 6, 7, 5))])
+                  for t in (True, False)}
+        run = lambda x, training: traced[training](x)  # noqa: E731
+    (y_fused, g_fused), (y_plain, g_plain) = run(x, True), run(x, False)
     assert y_fused.dtype == y_plain.dtype == dtype
     bound = 1e-2 if dtype == "float16" else 1e-5
     assert np.allclose(np.float32(y_fused), np.float32(y_plain), atol=bound)
     assert np.allclose(g_fused, g_plain, atol=bound)
     # A wrong stacking would mix images: each sample's output must be its own.
-    assert np.allclose(np.float32(y_fused)[1].mean(axis=(0, 1)), 0, atol=bound)
+    assert np.allclose(np.float32(y_fused)[-1].mean(axis=(0, 1)), 0, atol=bound)
     assert np.abs(g_plain).max() > 0.1  # a gradient that is not trivially zero
 
 
