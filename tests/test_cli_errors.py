@@ -4,7 +4,6 @@ collisions, per-file failures, tiling, and a fast, quiet --help."""
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -189,10 +188,10 @@ def test_tiling_matches_whole_image_and_bounds_the_tile(checkpoint):
 
 def test_help_is_fast_quiet_and_shows_defaults():
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    start = time.time()
+    # fast because TensorFlow is not imported (checked below); no wall-clock bound, which
+    # a busy machine breaks
     result = subprocess.run([sys.executable, "-m", "keras_attngan.cli", "translate", "--help"],
                             capture_output=True, text=True, env=env, timeout=60)
-    assert time.time() - start < 3
     assert result.returncode == 0 and result.stderr == ""
     assert "(default: 512)" in result.stdout
     code = ("import sys; from keras_attngan import cli; cli.parser(); "
