@@ -83,6 +83,26 @@ def test_after_the_switch_attention_is_frozen_and_d_sees_only_attended_regions(
     assert np.allclose(d_input[~below], np.array(raw)[~below])
 
 
+@pytest.mark.parametrize("masked_fake", ["raw", "translation"])
+def test_the_masked_stage_shows_the_generator_output_or_the_translation(uag, masked_fake):
+    """The paper's D judges F(s) where the mask exceeds tau; the authors' code the
+    translation s' = A F(s) + (1 - A) s, which a half-open mask leaves half the input."""
+    model = uag(masked_fake=masked_fake)
+    assert type(model).from_config(model.get_config()).masked_fake == masked_fake
+    model.masked_stage.assign(1.0)
+    rng = np.random.default_rng(0)
+    whole, raw = (tf.constant(rng.uniform(-1, 1, (1, 8, 8, 3)).astype("float32"))
+                  for _ in range(2))
+    mask = tf.constant(rng.uniform(0, 1, (1, 8, 8, 1)).astype("float32"))
+    shown = np.array(model._discriminator_input(whole, raw, mask))
+    attended = np.broadcast_to(np.array(mask) > 0.1, shown.shape)
+    expected = np.array(whole if masked_fake == "translation" else raw)
+    assert np.array_equal(shown[attended], expected[attended])
+    assert np.all(shown[~attended] == 0)
+    with pytest.raises(ValueError, match="masked_fake"):
+        uag(masked_fake="composite")
+
+
 def test_discriminators_keep_instance_norm_in_the_masked_stage_unless_told(uag):
     """Beyond the paper (which drops it there): the default keeps it; either choice
     survives a config round trip."""

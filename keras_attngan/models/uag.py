@@ -68,6 +68,13 @@ in the README), each documented and switchable:
 ``attention_bias`` starts the output logit elsewhere than 0 (beyond the paper; with the
 appendix's layers a start at 2 did not prevent the collapse).
 
+``masked_fake``: what the masked stage shows a discriminator of a fake. ``"raw"``
+(default) is the paper's F_S->T(s) where A_S(s) > tau; ``"translation"`` is the authors'
+code's s' there (their discriminator multiplies the image it is given, the
+translation, by the thresholded mask). The two agree where the mask is near 0 or 1;
+where it stays near one half, only the translation's adversarial loss asks the
+generator to make up for the input the mask lets through.
+
 Ablations of the paper's Table 2: ``cycle_loss=False``, ``reuse_attention=True`` (the
 cycle pass re-uses A_S(s) instead of A_T(s')), ``attention_a`` / ``attention_b`` False
 (that side translates the whole image, mask = 1), ``masked_discriminator=False``
@@ -129,6 +136,7 @@ class UAG(TranslationGAN):
         masked_discriminator: bool = True,
         masked_stage_norm: bool = True,
         stop_attention: bool = True,
+        masked_fake: str = "raw",
         **kwargs,
     ):
         super().__init__(image_size=image_size, channels=channels, pool_size=pool_size,
@@ -136,6 +144,7 @@ class UAG(TranslationGAN):
         check_choice("gan_mode", gan_mode, losses.ADVERSARIAL_KINDS)
         check_choice("attention_norm", attention_norm, NORMS)
         check_choice("attention_layers", attention_layers, ("authors", "paper"))
+        check_choice("masked_fake", masked_fake, ("raw", "translation"))
         self.ngf, self.ndf, self.n_blocks = ngf, ndf, n_blocks
         self.attention_ngf, self.attention_blocks = attention_ngf, attention_blocks
         self.attention_layers, self.attention_bias = attention_layers, float(attention_bias)
@@ -151,6 +160,7 @@ class UAG(TranslationGAN):
         self.masked_discriminator, self.stop_attention = (bool(masked_discriminator),
                                                           bool(stop_attention))
         self.masked_stage_norm = bool(masked_stage_norm)
+        self.masked_fake = masked_fake
 
         self.generator_a2b = resnet_generator(channels, ngf=ngf, n_blocks=n_blocks,
                                               name="generator_a2b")
@@ -193,6 +203,7 @@ class UAG(TranslationGAN):
             "masked_discriminator": self.masked_discriminator,
             "masked_stage_norm": self.masked_stage_norm,
             "stop_attention": self.stop_attention,
+            "masked_fake": self.masked_fake,
         }
 
     @classmethod
@@ -326,8 +337,11 @@ class UAG(TranslationGAN):
         return rows
 
     def _discriminator_input(self, whole, raw, mask):
-        """Stage 1: the whole image; stage 2: the raw image where the mask exceeds tau."""
-        attended = raw * ops.cast(mask > self.threshold, raw.dtype)
+        """Stage 1: the whole image; stage 2: where the mask exceeds tau, the raw
+        generator output (``masked_fake="raw"``, the paper's F(s)) or the translation
+        (``"translation"``, the authors' code). A real image is its own raw output."""
+        fake = whole if self.masked_fake == "translation" else raw
+        attended = fake * ops.cast(mask > self.threshold, raw.dtype)
         stage = ops.cast(self.masked_stage, whole.dtype)
         return (1.0 - stage) * whole + stage * attended
 
