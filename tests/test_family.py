@@ -107,6 +107,13 @@ def test_the_scores_fail_stripes_everywhere_and_a_constant_mask():
     assert everywhere["mask_iou"] < 0.3  # a constant mask of 1
     assert suite.score_texture(v, test, test, objects, empty, empty,
                                np.zeros_like(truth))["mask_iou"] == 0.0  # ...and of 0
+    # on a variant with object-free images, a mask that never fires still scores 0
+    spots = family.variant("tune-spots-photo")
+    task = family.texture_task(spots, n_train=2, n_test=20, size=64, seed=0)
+    assert min(len(parts) for parts in task["test_objects"]) == 0  # some are object-free
+    assert suite.score_texture(spots, task["test"], task["test"], task["test_objects"],
+                               task["empty"], task["empty"],
+                               np.zeros_like(task["test_masks"]))["mask_iou"] == 0.0
     # a third of the images repainted: the mean of dB passes, the fraction does not
     third = right.copy()
     third[:4] = striped[:4]
