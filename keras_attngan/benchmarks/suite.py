@@ -14,8 +14,8 @@ Texture figures, per image and over the set:
   PSNR of all background pixels together;
 - ``objects_textured``: the fraction of objects with the variant's texture (fixed
   detectors: ``family.is_textured``);
-- ``mask_iou``: the mean per-image IoU of the mask at 0.5 with the objects (1 for an
-  object-free image with an empty mask);
+- ``mask_iou``: the mean per-image IoU of the mask at 0.5 with the objects, over the
+  images that have an object (object-free images are judged by ``empty_*``);
 - ``empty_psnr``, ``empty_ok``: the same as the background's, on object-free images.
 
 Digit figures: the accuracy on real target digits of a classifier trained on the
