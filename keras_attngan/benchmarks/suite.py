@@ -58,6 +58,14 @@ def _pooled_psnr(outputs, inputs, wheres) -> float:
         float(10 * np.log10(255.0 ** 2 / mse))
 
 
+def _with_object(masks: np.ndarray) -> np.ndarray:
+    """Which of the object ``masks`` (N, H, W) in [0, 1] hold an object at the IoU's
+    threshold of 0.5. The mask IoU is taken over those images only: an empty mask on an
+    object-free image counts 1, so a mask that never fires would earn the share of such
+    images (a third of tune-spots-photo's); the object-free figures judge them."""
+    return masks.reshape(len(masks), -1).max(axis=1) > 0.5
+
+
 def score_texture(v: family.TextureVariant, test: np.ndarray, translated: np.ndarray,
                   objects: list[list[np.ndarray]], empty: np.ndarray,
                   empty_out: np.ndarray, masks: np.ndarray | None = None) -> dict[str, Any]:
@@ -89,10 +97,7 @@ def score_texture(v: family.TextureVariant, test: np.ndarray, translated: np.nda
 
         truth = np.stack([np.maximum.reduce(parts) if parts else np.zeros(x.shape[:2])
                           for x, parts in zip(test, objects)]).astype(np.float32)
-        # over the images with an object: an empty mask on an object-free image counts 1,
-        # so a mask that never fires would earn the share of such images (a third of
-        # tune-spots-photo's); the object-free figures judge those images
-        with_object = truth.reshape(len(truth), -1).max(axis=1) > 0.5
+        with_object = _with_object(truth)
         chosen = with_object if with_object.any() else np.ones_like(with_object)
         scores["mask_iou"] = float(mask_iou(np.asarray(masks, np.float32)[chosen],
                                             truth[chosen]))
@@ -127,8 +132,7 @@ def run_variant(model: str, v, seed: int, steps: int, batch_size: int = 1,
 
             j = v.jitter // 2
             crops = task["a_masks"][:, j:j + size, j:j + size]
-            # 32 images with an object in their crop (as the test IoU, above)
-            chosen = np.flatnonzero(crops.reshape(len(crops), -1).max(axis=1) > 0)[:32]
+            chosen = np.flatnonzero(_with_object(crops))[:32]  # as the test IoU
             callbacks.append(MaskIoU(task["a"][chosen, j:j + size, j:j + size],
                                      crops[chosen]))
         net, history = train_on_task(model, task["a"], task["b"], steps, batch_size, seed,
