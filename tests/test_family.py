@@ -124,12 +124,18 @@ def test_the_scores_fail_stripes_everywhere_and_a_constant_mask():
 
 def test_the_suite_trains_each_variant_and_seed_and_prints_mean_and_worst(monkeypatch,
                                                                          capsys):
+    finished = []
     result = suite.bench_suite("uag", "texture", "held-out", seeds=(100,), steps=1,
                                reference=False, ngf=4, ndf=4, n_blocks=1, attention_ngf=4,
-                               variant_names=("held-stripes-photo", "held-spots-clutter"))
+                               variant_names=("held-stripes-photo", "held-spots-clutter"),
+                               on_run=finished.append)
     runs = result["runs"]["uag"]
     assert [(r["variant"], r["seed"]) for r in runs] == [
         ("held-stripes-photo", 100), ("held-spots-clutter", 100)]
+    assert finished == runs  # each run reported as it finished
+    line = suite.format_run(runs[0])
+    assert line.startswith("uag held-stripes-photo seed 100: background_psnr ")
+    assert "mask_iou" in line and "mask at the end" in line
     summary = result["summary"]["uag"]
     iou = summary["variants"]["held-stripes-photo"]["mask_iou"]
     assert iou["min"] <= iou["mean"] <= iou["max"]
@@ -143,6 +149,7 @@ def test_the_suite_trains_each_variant_and_seed_and_prints_mean_and_worst(monkey
     cli.main(["bench", "quality", "--suite", "held-out", "--task", "digits", "--model", "unit",
               "--variant", "held-dots-photo", "--seeds", "7", "--steps", "1",
               "--no-reference", "--set", "ngf=4", "--set", "ndf=4"])
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "quality suite held-out, digits task family" in out
     assert "held-dots-photo" in out and "seeds [7]" in out
+    assert "unit held-dots-photo seed 7: accuracy 0.50, no_translation 0.50" in err

@@ -26,7 +26,7 @@ seeds; beside it "no translation", the "perfect" translation and the target itse
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 import keras
 import numpy as np
@@ -194,10 +194,12 @@ def bench_suite(model: str = "uag", task: str = "texture", suite: str = "held-ou
                 seeds: tuple[int, ...] | None = None, steps: int = 3000,
                 batch_size: int = 1, reference: bool = True, verbose: int = 0,
                 learning_rate: float | None = None, variant_names: tuple[str, ...] = (),
+                on_run: Callable[[dict[str, Any]], None] | None = None,
                 **hparams) -> dict[str, Any]:
     """Trains ``model`` (and CycleGAN, with ``reference``) on every ``task`` variant of
     ``suite`` ("tuning" or "held-out", or only ``variant_names``) with each of ``seeds``
-    (default: ``TUNING_SEEDS`` or ``HELD_OUT_SEEDS``) and summarises the scores."""
+    (default: ``TUNING_SEEDS`` or ``HELD_OUT_SEEDS``) and summarises the scores.
+    ``on_run`` is given each run's scores as soon as it finishes (a suite takes hours)."""
     chosen = family.variants(task, suite)
     if variant_names:
         chosen = tuple(family.variant(name) for name in variant_names)
@@ -211,9 +213,25 @@ def bench_suite(model: str = "uag", task: str = "texture", suite: str = "held-ou
                 rate = learning_rate if name == model else None
                 runs[name].append(run_variant(name, v, seed, steps, batch_size, verbose,
                                               rate, **given))
+                if on_run is not None:
+                    on_run(runs[name][-1])
     return {"task": task, "suite": suite, "seeds": list(seeds), "steps": steps,
             "batch_size": batch_size, "runs": runs,
             "summary": {name: summarise(r, task) for name, r in runs.items()}}
+
+
+def format_run(run: dict[str, Any]) -> str:
+    """One line for one finished run: its figures and, for a model with attention, where
+    the mask was on the training images at the end (objects / background)."""
+    kind = "texture" if "mask_iou" in run else "digits"
+    figures = ", ".join(f"{f} {run[f]:.2f}" for f in FIGURES[kind] if run.get(f) is not None)
+    line = (f"{run['model']} {run['variant']} seed {run['seed']}: {figures}; "
+            f"trained in {run['train_seconds']:.0f} s")
+    history = run.get("mask_history") or {}
+    objects, background = history.get("mask_objects_a"), history.get("mask_background_a")
+    if objects and background:
+        line += f"; mask at the end {objects[-1]:.2f} on objects / {background[-1]:.2f} off"
+    return line
 
 
 def format_suite(result: dict[str, Any]) -> str:

@@ -38,8 +38,11 @@ def add_parser(sub) -> None:
     b.add_argument("--task", choices=("texture", "digits"), default="texture",
                    help="quality: texture (objects gain stripes, 64 px) or digits (content "
                         "kept, 32 px)")
+    # SUPPRESS: the help would say "(default: True)" of an option that turns it off
     b.add_argument("--no-reference", dest="reference", action="store_false",
-                   help="quality: skip training CycleGAN as the reference")
+                   default=argparse.SUPPRESS,
+                   help="quality: skip training CycleGAN as the reference (trained by default)")
+    b.set_defaults(reference=True)
     b.add_argument("--seed", type=int, default=0, help="quality: data and training seed")
     b.add_argument("--suite", choices=("tuning", "held-out"), default=None,
                    help="quality: train on every variant of the task family's tuning or "
@@ -99,6 +102,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                    learning_rate=args.lr, image_size=args.image_size,
                                    variant_names=tuple(args.variant or ()),
                                    verbose=1 if sys.stderr.isatty() else 0,
+                                   on_run=lambda run: print(suite.format_run(run),
+                                                            file=sys.stderr, flush=True),
                                    **parse_set(args.set))
         print(suite.format_suite(result))
     elif args.what == "quality":
