@@ -14,6 +14,7 @@ import tensorflow as tf
 from keras import ops
 
 # Re-exported: these lived here before, and users and saved code import them from here.
+from keras_attngan.models.grappler import grappler_off_on_cpu
 from keras_attngan.models.image_pool import ImagePool
 from keras_attngan.models.images import to_model_range
 from keras_attngan.models.masks import MaskCollapseWarning, MaskMonitoring
@@ -168,8 +169,7 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
         self._batches_to_skip = max(0, int(count))
 
     def make_train_function(self, force: bool = False):
-        """Keras' train function, wrapped so that ``skip_batches`` can consume batches
-        without training."""
+        """Keras' train function, which ``skip_batches`` can skip, without Grappler on a CPU."""
         super().make_train_function(force)
         compiled = self.train_function
         if getattr(compiled, "_skips_batches", False):
@@ -181,7 +181,8 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
                     iterator.get_next()
                 self._batches_to_skip -= self.steps_per_execution
                 return {name: tracker.result() for name, tracker in self._trackers.items()}
-            return compiled(iterator)
+            with grappler_off_on_cpu(getattr(self, "computing_precision", "float32")):
+                return compiled(iterator)
 
         train_function._skips_batches = True
         self.train_function = train_function
@@ -277,8 +278,7 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
         # Keras' TF trainer reduces the first batch across replicas eagerly to trace a
         # symbolic build; under MultiWorkerMirroredStrategy that reduce fails with
         # "Attempt to convert a value (PerReplica...)" (keras#20585). Our networks, loss
-        # trackers and optimisers are all built in __init__ and compile(), so there is
-        # nothing left to build.
+        # trackers and optimisers are built in __init__ and compile(): nothing is left.
         return
 
     @property
