@@ -14,7 +14,6 @@ import tensorflow as tf
 from keras import ops
 
 # Re-exported: these lived here before, and users and saved code import them from here.
-from keras_attngan.models.grappler import grappler_off_on_cpu
 from keras_attngan.models.image_pool import ImagePool
 from keras_attngan.models.images import to_model_range
 from keras_attngan.models.masks import MaskCollapseWarning, MaskMonitoring
@@ -169,7 +168,8 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
         self._batches_to_skip = max(0, int(count))
 
     def make_train_function(self, force: bool = False):
-        """Keras' train function, which ``skip_batches`` can skip, without Grappler on a CPU."""
+        """Keras' train function, wrapped so that ``skip_batches`` can consume batches
+        without training."""
         super().make_train_function(force)
         compiled = self.train_function
         if getattr(compiled, "_skips_batches", False):
@@ -181,8 +181,7 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
                     iterator.get_next()
                 self._batches_to_skip -= self.steps_per_execution
                 return {name: tracker.result() for name, tracker in self._trackers.items()}
-            with grappler_off_on_cpu(getattr(self, "computing_precision", "float32")):
-                return compiled(iterator)
+            return compiled(iterator)
 
         train_function._skips_batches = True
         self.train_function = train_function
@@ -278,7 +277,8 @@ class TranslationGAN(ScheduledTraining, MaskMonitoring, keras.Model):
         # Keras' TF trainer reduces the first batch across replicas eagerly to trace a
         # symbolic build; under MultiWorkerMirroredStrategy that reduce fails with
         # "Attempt to convert a value (PerReplica...)" (keras#20585). Our networks, loss
-        # trackers and optimisers are built in __init__ and compile(): nothing is left.
+        # trackers and optimisers are all built in __init__ and compile(), so there is
+        # nothing left to build.
         return
 
     @property
