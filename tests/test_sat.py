@@ -136,7 +136,7 @@ def test_sat_attends_to_the_objects_and_keeps_the_background(cyclegan_baseline, 
     # seeds: at 96 steps one run's figures swing with the CPU's rounding (seed 0 kept
     # the background at 6.7/255 with AVX2 kernels and 17.6 with AVX-512 ones).
     # Measured means (seeds 0-2, AMD EPYC, AVX-512 / AVX2): discs changed 98 / 95 against
-    # CycleGAN's 99, background 13.3 / 12.4 against CycleGAN's 20 and G_0's own 27 / 24,
+    # CycleGAN's 99, background 13.3 / 12.4 against CycleGAN's 20 and G_0's own 27 / 26,
     # mask 0.91 / 0.89 on the discs against 0.44 / 0.43 on the background. A SAT that
     # returns its input changes no disc; one without attention changes the background
     # as G_0 does and has no mask to speak of.
