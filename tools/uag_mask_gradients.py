@@ -16,13 +16,12 @@ import argparse
 import json
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_attngan import losses
 from keras_attngan.benchmarks import family
-from keras_attngan.benchmarks.quality import train_on_task
-from keras_attngan.benchmarks.suite import _with_object
+from keras_attngan.benchmarks.quality import TEST_IMAGES, TRAIN_IMAGES, _hparams, train_on_task
+from keras_attngan.benchmarks.suite import mask_probe
 from keras_attngan.cli.common import parse_set
 
 SIZE = 64
@@ -36,8 +35,7 @@ def report(model, xa, objects, tag: str) -> dict:
     with tf.GradientTape(persistent=True) as tape:  # two terms, one forward pass
         mask_a = model._attention(xa, "a", training=True, real=False)
         tape.watch(mask_a)
-        raw_b = model.generator_a2b(xa, training=True)
-        fake_b = mask_a * raw_b + (1.0 - mask_a) * xa
+        fake_b, raw_b, _ = model._map(xa, "a2b", mask=mask_a, training=True)
         rec_a = model._map(fake_b, "b2a", training=True, real=False)[0]
         terms = {
             "adversarial_a2b": losses.generator_adversarial(model.discriminator_b(
@@ -60,13 +58,11 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args()
     v = family.variant(args.variant)
-    task = family.texture_task(v, 300, 100, SIZE, args.seed)
-    j = v.jitter // 2  # centre crops, as the suite's MaskIoU logging takes them
-    crops = task["a_masks"][:, j:j + SIZE, j:j + SIZE]
-    chosen = np.flatnonzero(_with_object(crops))[:32]
-    xa = tf.constant(task["a"][chosen, j:j + SIZE, j:j + SIZE] / 127.5 - 1.0, tf.float32)
-    objects = crops[chosen][..., None] > 0.5
-    hparams = {"image_size": SIZE, "ngf": 32, "n_blocks": 6, **parse_set(args.set)}
+    task = family.texture_task(v, TRAIN_IMAGES, TEST_IMAGES, SIZE, args.seed)
+    images, masks = mask_probe(task, v, SIZE)  # the images the suite's mask_history follows
+    xa = tf.constant(images / 127.5 - 1.0, tf.float32)
+    objects = masks[..., None] > 0.5
+    hparams = _hparams("uag", SIZE, parse_set(args.set))  # the bench's widths
 
     class Probe(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):

@@ -115,6 +115,17 @@ def _classifier_accuracy(train, labels, test, test_labels) -> float:
     return float(np.mean(values))
 
 
+def mask_probe(task: dict[str, Any], v, size: int, count: int = 32
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``count`` training A images of a texture ``task`` that hold an object (as
+    the test IoU counts them), centre-cropped to ``size``, and their object masks: where
+    a run's mask is followed epoch by epoch."""
+    j = v.jitter // 2
+    crops = task["a_masks"][:, j:j + size, j:j + size]
+    chosen = np.flatnonzero(_with_object(crops))[:count]
+    return task["a"][chosen, j:j + size, j:j + size], crops[chosen]
+
+
 def run_variant(model: str, v, seed: int, steps: int, batch_size: int = 1,
                 verbose: int = 0, learning_rate: float | None = None,
                 **hparams) -> dict[str, Any]:
@@ -127,14 +138,10 @@ def run_variant(model: str, v, seed: int, steps: int, batch_size: int = 1,
         task = family.texture_task(v, TRAIN_IMAGES, TEST_IMAGES, size, seed)
         callbacks = []
         if get_class(model).has_attention:  # where the mask goes, epoch by epoch, on
-            # training images (centre crops): a diagnosis, never a choice made on the test
+            # training images: a diagnosis, never a choice made on the test
             from keras_attngan.training.callbacks import MaskIoU
 
-            j = v.jitter // 2
-            crops = task["a_masks"][:, j:j + size, j:j + size]
-            chosen = np.flatnonzero(_with_object(crops))[:32]  # as the test IoU
-            callbacks.append(MaskIoU(task["a"][chosen, j:j + size, j:j + size],
-                                     crops[chosen]))
+            callbacks.append(MaskIoU(*mask_probe(task, v, size)))
         net, history = train_on_task(model, task["a"], task["b"], steps, batch_size, seed,
                                      verbose=verbose, learning_rate=learning_rate,
                                      callbacks=callbacks, **settings)
