@@ -315,6 +315,42 @@ def test_residual_blocks_use_the_winograd_algorithm(forced_winograd):
         assert {l.algorithm((1, 34, 34, l.input.shape[-1])) for l in winograd} == {"direct"}
 
 
+def _cycle_gradients(generator, x):
+    """The gradients of a loss on ``generator(generator(x))``: two calls of each layer, as
+    a cycle makes them."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(generator(generator(x, training=True), training=True))
+    return tape.gradient(loss, generator.trainable_weights)
+
+
+def test_winograd_passes_are_traced_once_per_shape_not_once_per_layer_call(
+        forced_winograd):
+    """A training step calls Winograd's forward and backward passes as functions, traced
+    (and optimised by Grappler) once per input shape, instead of holding a copy of their
+    ops for each layer call (they were half of CycleGAN's first step)."""
+    import tensorflow as tf
+
+    generator = networks.resnet_generator(3, ngf=8, n_blocks=2)  # 4 same-shape Winograd
+    x = tf.random.uniform((1, 32, 32, 3), -1, 1)
+    step = tf.function(lambda x: _cycle_gradients(generator, x))
+    forced_winograd.clear()
+    graph = step.get_concrete_function(x).graph
+    assert len(forced_winograd) <= 1  # 8 layer calls, at most one new trace
+    outer_ops = [op.type for op in graph.get_operations()]
+    assert "BatchMatMulV2" not in outer_ops  # Winograd's products live in the functions
+    assert sum(t.endswith("PartitionedCall") for t in outer_ops) >= 16  # 8 up, 8 back
+    # ... and stay calls when the graph runs (inlined, Grappler would see every copy)
+    winograd = [f for f in graph.as_graph_def().library.function
+                if any(n.op == "BatchMatMulV2" for n in f.node_def)]
+    assert len(winograd) >= 2 and all(f.attr["_noinline"].b for f in winograd)
+    with layers.convolutions_for(generator, "direct"):
+        expected = tf.function(lambda x: _cycle_gradients(generator, x))(x)
+    for got, want in zip(step(x), expected):
+        np.testing.assert_allclose(got, want, atol=1e-4)
+
+
 def test_dilated_residual_block_keeps_shape_and_sees_further():
     inputs = keras.Input((16, 16, 8))
     # No norm: instance norm mixes every pixel into every output.
