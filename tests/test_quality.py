@@ -282,3 +282,26 @@ def test_bench_quality_trains_at_the_rate_for_its_budget_or_the_one_given(monkey
               "--no-reference", "--lr", "5e-5", "--set", "ngf=4", "--set", "ndf=4"])
     assert rates[-1] == ("unit", pytest.approx(5e-5))
     assert "5e-05" in capsys.readouterr().out
+
+
+def test_bench_quality_trains_in_the_precision_asked(monkeypatch, capsys):
+    # --precision was once accepted by bench quality and ignored: a "bfloat16" run trained
+    # in float32. Both models of a task train in it, each suite run too, and each row says so.
+    from keras_attngan.benchmarks import family, suite
+
+    monkeypatch.setattr(kag.metrics, "domain_adaptation_accuracy", lambda *a, **k: 0.5)
+    monkeypatch.setattr(suite, "_classifier_accuracy", lambda *a, **k: 0.5)
+    tiny = ["--set", "ngf=4", "--set", "ndf=4"]
+    result = cli.main(["bench", "quality", "--model", "unit", "--task", "digits", "--steps",
+                       "1", "--precision", "bfloat16", "--json", *tiny])
+    assert [r["precision"] for r in result["results"]] == ["bfloat16", "bfloat16"]
+    assert "seed 0, bfloat16" in capsys.readouterr().out
+    run = suite.run_variant("unit", family.variant("tune-segments"), 0, 1,
+                            precision="bfloat16", ngf=4, ndf=4)
+    assert run["precision"] == "bfloat16" and "bfloat16" in suite.format_run(run)
+    assert quality.bench_quality("unit", task="digits", steps=1, reference=False, ngf=4,
+                                 ndf=4)["results"][0]["precision"] == "float32"
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["bench", "data", "--precision", "bfloat16"])
+    assert exit_info.value.code == 2
+    assert "--precision applies to bench train and bench quality" in capsys.readouterr().err

@@ -119,7 +119,7 @@ def train_on_task(model: str, a: np.ndarray, b: np.ndarray, steps: int, batch_si
                   seed: int = 0, log_dir: str | None = None, verbose: int = 0,
                   callbacks: list | None = None, augment: bool = True,
                   labels_a: np.ndarray | None = None,
-                  learning_rate: float | None = None,
+                  learning_rate: float | None = None, precision: str | None = None,
                   **hparams) -> tuple[keras.Model, dict]:
     """``model`` built with ``hparams``, trained ``steps`` steps on the unpaired ``a``,
     ``b`` (epochs of ``len(a)`` images; the model's schedule scaled to the run), and its
@@ -127,10 +127,11 @@ def train_on_task(model: str, a: np.ndarray, b: np.ndarray, steps: int, batch_si
     ``augment``: random horizontal flips, and random crops of images larger than the
     model's ``image_size`` (else they are loaded at their size: no crop).
     ``labels_a``: integer labels of ``a``, for a model built to train with them
-    (unit_da; DA-GAN with ``n_classes``). ``learning_rate``: None for the paper's."""
+    (unit_da; DA-GAN with ``n_classes``). ``learning_rate``: None for the paper's.
+    ``precision``: as ``compile``'s (None: float32)."""
     keras.utils.set_random_seed(seed)
     net = build(model, **hparams)
-    net.compile(learning_rate=learning_rate)
+    net.compile(learning_rate=learning_rate, precision=precision)
     per_epoch = max(1, min(steps, len(a) // batch_size))
     epochs = math.ceil(steps / per_epoch)
     # images larger than the model's (a task's crop jitter) are cropped at random
@@ -157,12 +158,13 @@ def _mask_history(history: dict) -> dict[str, list[float]]:
 def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
                   batch_size: int = 1, seed: int = 0, reference: bool = True,
                   log_dir: str | None = None, verbose: int = 0,
-                  learning_rate: float | None = None,
+                  learning_rate: float | None = None, precision: str | None = None,
                   **hparams) -> dict[str, Any]:
     """Trains ``model`` (and, with ``reference``, CycleGAN with the same budget) on the
     generated ``task`` and scores it; see the module docstring. ``learning_rate``:
     ``model``'s rate (default: what the model picks for the run, as ``attngan train``
-    does: its paper's, or its ``short_run_learning_rate``)."""
+    does: its paper's, or its ``short_run_learning_rate``). ``precision``: both models'
+    (``compile``'s; None: float32); each row records the one it trained in."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
     if steps < 1:
@@ -201,6 +203,7 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
             name, a, b, steps, batch_size, seed, callbacks=callbacks, verbose=verbose,
             # a mirrored seven-segment 2 is a 5, and B's slant would go both ways
             augment=task == "texture", labels_a=labels, learning_rate=rate,
+            precision=precision,
             log_dir=os.path.join(log_dir, name) if log_dir else None, **settings)
         seconds = time.perf_counter() - start
         if task == "texture":
@@ -209,6 +212,7 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
             scores = digits_scores(net, source, source_labels, target, target_labels)
         return {"model": name, "hparams": dict(settings),
                 "learning_rate": net.base_learning_rates["generator"],
+                "precision": net.resolved_precision,
                 "train_seconds": seconds, **scores, "mask_history": _mask_history(history)}
 
     result: dict[str, Any] = {"task": task, "image_size": size, "steps": steps,
@@ -232,8 +236,10 @@ def bench_quality(model: str = "uag", task: str = "texture", steps: int = 3000,
 
 def format_quality(result: dict[str, Any]) -> str:
     """The benchmark's table, as ``attngan bench quality`` prints it."""
+    precision = result["results"][0].get("precision", "float32")  # rows before it had none
     lines = [f"quality bench, {result['task']} task, {result['image_size']} px, "
-             f"{result['steps']} steps at batch {result['batch_size']}, seed {result['seed']}"]
+             f"{result['steps']} steps at batch {result['batch_size']}, seed {result['seed']}, "
+             f"{precision}"]
 
     def number(value, unit=""):
         return "-" if value is None else f"{value:.2f}{unit}"

@@ -128,8 +128,9 @@ def mask_probe(task: dict[str, Any], v, size: int, count: int = 32
 
 def run_variant(model: str, v, seed: int, steps: int, batch_size: int = 1,
                 verbose: int = 0, learning_rate: float | None = None,
-                **hparams) -> dict[str, Any]:
-    """``model`` trained ``steps`` steps on variant ``v`` with ``seed``, and its scores."""
+                precision: str | None = None, **hparams) -> dict[str, Any]:
+    """``model`` trained ``steps`` steps on variant ``v`` with ``seed`` (in ``precision``,
+    ``compile``'s; None: float32), and its scores."""
     kind = "texture" if isinstance(v, family.TextureVariant) else "digits"
     size = int(hparams.pop("image_size", None) or TASK_IMAGE_SIZE[kind])
     settings = _hparams(model, size, hparams)
@@ -144,7 +145,7 @@ def run_variant(model: str, v, seed: int, steps: int, batch_size: int = 1,
             callbacks.append(MaskIoU(*mask_probe(task, v, size)))
         net, history = train_on_task(model, task["a"], task["b"], steps, batch_size, seed,
                                      verbose=verbose, learning_rate=learning_rate,
-                                     callbacks=callbacks, **settings)
+                                     callbacks=callbacks, precision=precision, **settings)
         seconds = time.perf_counter() - start
         out = net.translate(task["test"], direction="a2b", batch_size=16)
         empty_out = net.translate(task["empty"], direction="a2b", batch_size=16)["image"]
@@ -157,7 +158,8 @@ def run_variant(model: str, v, seed: int, steps: int, batch_size: int = 1,
         source, source_labels = family.digit_images(v, "a", 1000, size, seed + 1000)
         target, target_labels = family.digit_images(v, "b", 1000, size, seed + 2000)
         net, history = train_on_task(model, a, b, steps, batch_size, seed, verbose=verbose,
-                                     augment=False, learning_rate=learning_rate, **settings)
+                                     augment=False, learning_rate=learning_rate,
+                                     precision=precision, **settings)
         seconds = time.perf_counter() - start
         translated = _uint8(net.translate(source, direction="a2b", batch_size=64)["image"])
         perfect, _ = family.digit_images(v, "a", 1000, size, seed + 1000, style="b")
@@ -172,7 +174,8 @@ def run_variant(model: str, v, seed: int, steps: int, batch_size: int = 1,
                                                    target[500:], target_labels[500:]),
         }
     return {"model": model, "variant": v.name, "seed": seed, "train_seconds": seconds,
-            "learning_rate": net.base_learning_rates["generator"], **scores,
+            "learning_rate": net.base_learning_rates["generator"],
+            "precision": net.resolved_precision, **scores,
             "mask_history": _mask_history(history)}
 
 
@@ -202,11 +205,12 @@ def bench_suite(model: str = "uag", task: str = "texture", suite: str = "held-ou
                 batch_size: int = 1, reference: bool = True, verbose: int = 0,
                 learning_rate: float | None = None, variant_names: tuple[str, ...] = (),
                 on_run: Callable[[dict[str, Any]], None] | None = None,
-                **hparams) -> dict[str, Any]:
+                precision: str | None = None, **hparams) -> dict[str, Any]:
     """Trains ``model`` (and CycleGAN, with ``reference``) on every ``task`` variant of
     ``suite`` ("tuning" or "held-out", or only ``variant_names``) with each of ``seeds``
     (default: ``TUNING_SEEDS`` or ``HELD_OUT_SEEDS``) and summarises the scores.
-    ``on_run`` is given each run's scores as soon as it finishes (a suite takes hours)."""
+    ``on_run`` is given each run's scores as soon as it finishes (a suite takes hours).
+    ``precision``: every model's (``compile``'s; None: float32)."""
     chosen = family.variants(task, suite)
     if variant_names:
         chosen = tuple(family.variant(name) for name in variant_names)
@@ -219,7 +223,7 @@ def bench_suite(model: str = "uag", task: str = "texture", suite: str = "held-ou
                 given = hparams if name == model else {}
                 rate = learning_rate if name == model else None
                 runs[name].append(run_variant(name, v, seed, steps, batch_size, verbose,
-                                              rate, **given))
+                                              rate, precision, **given))
                 if on_run is not None:
                     on_run(runs[name][-1])
     return {"task": task, "suite": suite, "seeds": list(seeds), "steps": steps,
@@ -233,7 +237,7 @@ def format_run(run: dict[str, Any]) -> str:
     kind = "texture" if "mask_iou" in run else "digits"
     figures = ", ".join(f"{f} {run[f]:.2f}" for f in FIGURES[kind] if run.get(f) is not None)
     line = (f"{run['model']} {run['variant']} seed {run['seed']}: {figures}; "
-            f"trained in {run['train_seconds']:.0f} s")
+            f"trained in {run['train_seconds']:.0f} s, {run.get('precision', 'float32')}")
     history = run.get("mask_history") or {}
     objects, background = history.get("mask_objects_a"), history.get("mask_background_a")
     if objects and background:

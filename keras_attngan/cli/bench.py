@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from keras_attngan.cli.common import inception_weights, parse_set, positive
+from keras_attngan.cli.common import fail, inception_weights, parse_set, positive
 from keras_attngan.cli.names import MODEL_NAMES, PRECISIONS
 
 
@@ -29,8 +29,8 @@ def add_parser(sub) -> None:
     b.add_argument("--warmup", type=int, default=2)
     b.add_argument("--jit-compile", action="store_true")
     b.add_argument("--precision", choices=PRECISIONS, default=None,
-                   help="train: float32 (default), bfloat16, float16 or auto (as attngan "
-                        "train --precision)")
+                   help="train and quality: float32 (default), bfloat16, float16 or auto "
+                        "(as attngan train --precision)")
     b.add_argument("--set", action="append", metavar="NAME=VALUE")
     b.add_argument("--folder", default=None, help="data: a folder of images to read")
     b.add_argument("--inception-weights", default=None,
@@ -67,6 +67,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Runs the benchmark ``bench WHAT`` names, prints its line and returns its figures."""
     from keras_attngan.benchmarks import speed
 
+    if args.precision and args.what not in ("train", "quality"):
+        fail(f"--precision applies to bench train and bench quality, not bench "
+             f"{args.what}; leave it out.")
     if args.what == "train":
         result = speed.bench_train(args.model, image_size=args.image_size,
                                         batch_size=args.batch_size, steps=args.steps,
@@ -101,6 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                    batch_size=args.batch_size or 1, reference=args.reference,
                                    learning_rate=args.lr, image_size=args.image_size,
                                    variant_names=tuple(args.variant or ()),
+                                   precision=args.precision,
                                    verbose=1 if sys.stderr.isatty() else 0,
                                    on_run=lambda run: print(suite.format_run(run),
                                                             file=sys.stderr, flush=True),
@@ -113,6 +117,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                        batch_size=args.batch_size, seed=args.seed,
                                        reference=args.reference, log_dir=args.log_dir,
                                        image_size=args.image_size, learning_rate=args.lr,
+                                       precision=args.precision,
                                        verbose=1 if sys.stderr.isatty() else 0,
                                        **parse_set(args.set))
         print(quality.format_quality(result))
