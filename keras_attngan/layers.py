@@ -503,7 +503,7 @@ def _graph_function(python_function):
     layer call, and not inlined when the graph runs. Winograd's two passes are about 100
     ops each, and CycleGAN's 128 px step calls them 216 times: as copies they were 12,700
     of the step's 19,600 ops and half of its first step's 17 s, and the step's peak memory
-    was higher by a quarter (docs/performance.md)."""
+    was 30 % higher (docs/performance.md)."""
     return tf.function(python_function, autograph=False,
                        experimental_attributes={"_noinline": True})
 
