@@ -74,6 +74,22 @@ def test_bench_quality_refuses_what_cannot_train(capsys, extra):
           "attngan bench: error:", f"argument {extra[0].split('=')[0]}", "must be above 0")
 
 
+@pytest.mark.parametrize("argv, expected", [
+    # each was once accepted and ignored (a bfloat16 quality run trained in float32)
+    (["data", "--precision", "bfloat16"], "--precision applies to bench train and bench "
+                                          "quality, not bench data"),
+    (["train", "--lr", "1e-4"], "--lr applies to bench quality, not bench train"),
+    (["export", "--jit-compile"], "--jit-compile applies to bench train, not bench export"),
+    (["evaluate", "--folder", "x"], "--folder applies to bench data, not bench evaluate"),
+    (["quality", "--seeds", "3"], "--seeds applies to bench quality --suite, not bench "
+                                  "quality"),
+    (["quality", "--suite", "tuning", "--log-dir", "x"], "--log-dir applies to bench "
+                                                         "quality without --suite"),
+])
+def test_bench_refuses_options_its_measurement_would_ignore(capsys, argv, expected):
+    fails(capsys, ["bench", *argv], f"attngan bench {argv[0]}: error:", expected)
+
+
 def test_model_names_and_metrics_match_the_registries():
     assert set(cli.MODEL_NAMES) == set(kag.models.available())
     assert list(cli.METRIC_NAMES) == list(kag.metrics.METRICS)

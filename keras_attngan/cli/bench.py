@@ -63,13 +63,33 @@ def add_parser(sub) -> None:
     b.set_defaults(func=run)
 
 
+# Options only some measurements read (those without a default that could be meant):
+# given to another, they would be ignored, so they are refused.
+_OPTION_READERS = {
+    "precision": ("train", "quality"), "jit_compile": ("train",), "folder": ("data",),
+    "inception_weights": ("evaluate",), "lr": ("quality",), "log_dir": ("quality",),
+    "suite": ("quality",), "seeds": ("quality --suite",), "variant": ("quality --suite",),
+}
+
+
+def _refuse_unread_options(args: argparse.Namespace) -> None:
+    """Exit 2, naming the option, where ``args`` gives one its measurement would ignore."""
+    what = f"{args.what} --suite" if args.what == "quality" and args.suite else args.what
+    reads = {"quality --suite": ("quality", "quality --suite")}.get(what, (what,))
+    if what == "quality --suite" and args.log_dir:
+        fail("--log-dir applies to bench quality without --suite; leave it out.")
+    for name, readers in _OPTION_READERS.items():
+        if getattr(args, name) and not set(readers) & set(reads):
+            option = "--" + name.replace("_", "-")
+            fail(f"{option} applies to bench {' and bench '.join(readers)}, not bench "
+                 f"{what}; leave it out.")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Runs the benchmark ``bench WHAT`` names, prints its line and returns its figures."""
     from keras_attngan.benchmarks import speed
 
-    if args.precision and args.what not in ("train", "quality"):
-        fail(f"--precision applies to bench train and bench quality, not bench "
-             f"{args.what}; leave it out.")
+    _refuse_unread_options(args)
     if args.what == "train":
         result = speed.bench_train(args.model, image_size=args.image_size,
                                         batch_size=args.batch_size, steps=args.steps,
