@@ -74,12 +74,12 @@ _OPTION_READERS = {
 
 def _refuse_unread_options(args: argparse.Namespace) -> None:
     """Exit 2, naming the option, where ``args`` gives one its measurement would ignore."""
-    what = f"{args.what} --suite" if args.what == "quality" and args.suite else args.what
-    reads = {"quality --suite": ("quality", "quality --suite")}.get(what, (what,))
+    what = "quality --suite" if args.what == "quality" and args.suite else args.what
+    reads = {args.what, what}  # a suite reads quality's options and its own
     if what == "quality --suite" and args.log_dir:
         fail("--log-dir applies to bench quality without --suite; leave it out.")
     for name, readers in _OPTION_READERS.items():
-        if getattr(args, name) and not set(readers) & set(reads):
+        if getattr(args, name) and not reads.intersection(readers):
             option = "--" + name.replace("_", "-")
             fail(f"{option} applies to bench {' and bench '.join(readers)}, not bench "
                  f"{what}; leave it out.")
