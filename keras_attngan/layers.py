@@ -233,7 +233,7 @@ def activation(kind: str | None, name: str | None = None) -> layers.Layer | None
 def _on_pixel_pairs(conv: layers.Conv2D) -> bool:
     """Whether ``conv`` can run on 2 x 2 pixel blocks (pixel blocks, Winograd): an odd
     kernel, stride 1, no dilation or groups, 'valid', channels last. Any height and width:
-    ``_on_even_output`` pads an odd or unknown size."""
+    ``_on_output_multiple`` pads an odd or unknown size."""
     return (
         conv.strides == (1, 1) and conv.dilation_rate == (1, 1) and conv.groups == 1
         and conv.padding == "valid" and conv.data_format == "channels_last"
@@ -246,15 +246,17 @@ def _size(x, axis: int):
     return x.shape[axis] if x.shape[axis] is not None else tf.shape(x)[axis]
 
 
-def _on_even_output(convolution, x, kernel):
-    """``convolution(x, kernel)``, a stride-1 'valid' convolution that needs an even output
-    height and width, for any size: x gains a zero row and column at the bottom and right
-    where the output's would be odd, which only adds outputs, cropped off again."""
+def _on_output_multiple(convolution, x, kernel, multiple: int):
+    """``convolution(x, kernel)``, a stride-1 'valid' convolution that needs an output height
+    and width that are multiples of ``multiple``, for any size: x gains zero rows and
+    columns at the bottom and right up to the next multiple, which only adds outputs,
+    cropped off again."""
     height = _size(x, 1) - (kernel.shape[0] - 1)
     width = _size(x, 2) - (kernel.shape[1] - 1)
-    if isinstance(height, int) and isinstance(width, int) and height % 2 == width % 2 == 0:
+    if isinstance(height, int) and isinstance(width, int) and \
+            height % multiple == width % multiple == 0:
         return convolution(x, kernel)
-    padded = tf.pad(x, [[0, 0], [0, height % 2], [0, width % 2], [0, 0]])
+    padded = tf.pad(x, [[0, 0], [0, -height % multiple], [0, -width % multiple], [0, 0]])
     return convolution(padded, kernel)[:, :height, :width]
 
 
@@ -322,9 +324,11 @@ class _DispatchedConv2D(layers.Conv2D):
     convolutions = "traced_device"
 
     def algorithm(self, input_shape, device: str = "CPU") -> str:
-        """"winograd", "pixel_blocks" or "direct": how an input of this shape is
-        convolved on ``device`` ("CPU", "GPU"): the package's one rule. On a GPU cuDNN
-        chooses its own algorithm."""
+        """How an input of this shape is convolved on ``device`` ("CPU", "GPU"), the
+        package's one rule: "winograd_4x4" or "winograd_2x2" (Winograd F(4x4, 3x3) or
+        F(2x2, 3x3)), "winograd_by_size" (height or width unknown when traced: one of the
+        two or TF's convolution, by the same rule when the op runs), "pixel_blocks" or
+        "direct" (TF's own). On a GPU cuDNN chooses its own algorithm."""
         if self.convolutions == "direct" or device != "CPU":
             return "direct"
         return self._cpu_algorithm(input_shape)
@@ -341,27 +345,24 @@ class _DispatchedConv2D(layers.Conv2D):
         chosen = self.algorithm(inputs.shape, device)
         if chosen == "direct":
             return super().convolution_op(inputs, kernel)
-        large = None  # Winograd's size threshold, checked when the op runs
-        if chosen == "winograd" and None in inputs.shape[1:3]:
-            large = ((_size(inputs, 1) - 2) * (_size(inputs, 2) - 2)
-                     * min(inputs.shape[-1], self.filters)) >= WINOGRAD_MIN_WORK
-        forward, gradients = {
-            "winograd": (_graph_function(winograd_forward),
-                         _graph_function(winograd_gradients)),
-            "pixel_blocks": (pixel_blocks_conv, pixel_blocks_gradients)}[chosen]
-        if large is not None:
-            forward, gradients = (
-                lambda x, k, f=forward: tf.cond(large, lambda: f(x, k),
-                                                lambda: direct_conv(x, k)),
-                lambda x, k, d, g=gradients: tf.cond(
-                    large, lambda: g(x, k, d), lambda: direct_gradients(x, k, d)))
+        if chosen == "pixel_blocks":
+            forward, gradients, multiple = pixel_blocks_conv, pixel_blocks_gradients, 2
+        elif chosen == "winograd_by_size":  # the rule applied when the op runs
+            choice = _winograd_choice((_size(inputs, 1) - 2) * (_size(inputs, 2) - 2),
+                                      min(inputs.shape[-1], self.filters))
+            forward, gradients, multiple = _by_index(choice, [
+                (direct_conv, direct_gradients)] + [_winograd(t) for t in WINOGRAD_TILES])
+        else:
+            tile = WINOGRAD_TILES[_WINOGRAD_ALGORITHMS.index(chosen)]
+            (forward, gradients), multiple = _winograd(tile), tile
         if any_device:
             convolution = _on_cpu_by(forward, gradients)
         elif chosen == "pixel_blocks":  # differentiated by TF, as training always was
             convolution = pixel_blocks_conv
         else:
             convolution = _differentiable(forward, gradients)
-        return _on_even_output(convolution, inputs, tf.convert_to_tensor(kernel))
+        return _on_output_multiple(convolution, inputs, tf.convert_to_tensor(kernel),
+                                   multiple)
 
 
 def _traced_device_type() -> str:
@@ -400,100 +401,139 @@ class FewFiltersConv2D(_DispatchedConv2D):
 FEW_FILTERS_MAX, FEW_FILTERS_MIN_KERNEL = 4, 7
 
 
-# Winograd F(2x2, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks",
-# 2016): each 2x2 block of outputs of a 3x3 convolution is A^T [(G g G^T) * (B^T d B)] A for
-# the 4x4 input tile d under it, so the convolution becomes 16 matrix products over
-# (tiles x channels) with 16/36 of the direct multiplications. The 2-D transforms are the
-# Kronecker products of the 1-D ones, applied as one small matmul each so that a layer
-# adds a few dozen ops to the graph, not hundreds (graph building and Grappler time).
-_WINOGRAD_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], "float32")
-_WINOGRAD_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], "float32")
-_WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], "float32")
-# _winograd_tiles gathers tap (row 2a + pr, column 2b + pc) of each tile in (a, b, pr, pc)
-# order; the input transform's columns follow that order.
-_WINOGRAD_TAP_ORDER = [(2 * a + pr) * 4 + 2 * b + pc
-                       for a in range(2) for b in range(2)
-                       for pr in range(2) for pc in range(2)]
-_WINOGRAD_INPUT = np.kron(_WINOGRAD_BT, _WINOGRAD_BT)[:, _WINOGRAD_TAP_ORDER]  # (16, 16 taps)
-_WINOGRAD_OUTPUT = np.kron(_WINOGRAD_AT, _WINOGRAD_AT)  # (4 output pixels, 16)
-_WINOGRAD_KERNEL = np.kron(_WINOGRAD_G, _WINOGRAD_G)  # (16, 9 kernel taps)
+# Winograd F(m x m, 3x3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks",
+# 2016): each m x m block of outputs of a 3x3 convolution is A^T [(G g G^T) * (B^T d B)] A
+# for the (m + 2) x (m + 2) input tile d under it, so the convolution becomes (m + 2)^2
+# matrix products over (tiles x channels): F(2x2, 3x3) does 16/36 of the direct
+# multiplications, F(4x4, 3x3) 36/144. The 2-D transforms are the Kronecker products of
+# the 1-D ones, applied as one small matmul each so that a layer adds a few dozen ops to
+# the graph, not hundreds (graph building and Grappler time). F(4x4)'s transforms have
+# larger entries, so it rounds about 5x further from the exact result (1e-5 of the
+# largest output against 2e-6 in float32); both are float32 only.
+_WINOGRAD_1D = {  # output tile m: (B^T, A^T, G), interpolation points 0, +-1 (, +-2) and oo
+    2: ([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]],
+        [[1, 1, 1, 0], [0, 1, -1, -1]],
+        [[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]]),
+    4: ([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+         [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]],
+        [[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]],
+        [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+         [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]]),
+}
+# Tile rows (columns) at grid offset a (b) of _winograd_tiles: all the phases at offset 0,
+# phases 0 and 1 at offset 1 (neighbouring tiles overlap by 2).
+_WINOGRAD_OFFSETS = [(a, b) for a in (0, 1) for b in (0, 1)]
 
 
-def _winograd_tiles(x, th: int, tw: int):
-    """The 16 taps of every 4x4 tile (stride 2) of x, as (16, batch * th * tw * channels).
+def _phases_at(tile: int, offset: int) -> int:
+    return tile if offset == 0 else 2
 
-    x's rows and columns split into pixel phases (pr, pc) on a half-size grid; tile (t, s)
-    reads grid rows t + a and columns s + b, a and b in {0, 1}, of each phase.
+
+def _tap_order(tile: int) -> list[int]:
+    """The taps (row * (tile + 2) + column) in the order _winograd_tiles gathers them."""
+    return [(tile * a + pr) * (tile + 2) + tile * b + pc for a, b in _WINOGRAD_OFFSETS
+            for pr in range(_phases_at(tile, a)) for pc in range(_phases_at(tile, b))]
+
+
+# m: (input transform (taps, taps in _tap_order), output transform (m^2, taps), kernel
+# transform (taps, 9)), taps = (m + 2)^2
+_WINOGRAD = {}
+for _tile, (_bt, _at, _g) in _WINOGRAD_1D.items():
+    _bt, _at, _g = np.array(_bt), np.array(_at), np.array(_g)
+    _WINOGRAD[_tile] = tuple(m.astype("float32") for m in (
+        np.kron(_bt, _bt)[:, _tap_order(_tile)], np.kron(_at, _at), np.kron(_g, _g)))
+
+
+def _winograd_tiles(x, tile: int, th, tw):
+    """The (tile + 2)^2 taps of every input tile (stride ``tile``) of x, as (taps, batch *
+    th * tw * channels), in ``_tap_order``.
+
+    x (tile * (th + 1) rows and columns) splits into pixel phases on a grid of 1/tile the
+    size: tap row i < tile of tile t is phase i of grid row t, tap rows tile and tile + 1
+    are phases 0 and 1 of grid row t + 1; likewise the columns.
     """
-    hp, wp, channels = _size(x, 1), _size(x, 2), x.shape[3]
-    phases = tf.reshape(x, [-1, hp // 2, 2, wp // 2, 2, channels])
-    phases = tf.transpose(phases, [2, 4, 0, 1, 3, 5])  # (pr, pc, batch, hp/2, wp/2, c)
+    phases = tf.reshape(x, [-1, th + 1, tile, tw + 1, tile, x.shape[3]])
+    phases = tf.transpose(phases, [2, 4, 0, 1, 3, 5])  # (phase row, phase col, batch, t, s, c)
     # tf.slice, not indexing: the same op with a fraction of the Python at trace time
-    taps = [tf.slice(phases, [0, 0, 0, a, b, 0], [-1, -1, -1, th, tw, -1])
-            for a in range(2) for b in range(2)]
-    return tf.reshape(tf.stack(taps), [16, -1])
+    return tf.concat([
+        tf.reshape(tf.slice(phases, [0, 0, 0, a, b, 0],
+                            [_phases_at(tile, a), _phases_at(tile, b), -1, th, tw, -1]),
+                   [_phases_at(tile, a) * _phases_at(tile, b), -1])
+        for a, b in _WINOGRAD_OFFSETS], 0)
 
 
-def _winograd_transforms(x, kernel):
+def _winograd_untiles(d_taps, tile: int, th, tw, channels: int):
+    """The transpose of ``_winograd_tiles``: each tap's values added back where it was read,
+    as a (batch, tile * (th + 1), tile * (tw + 1), channels) image."""
+    counts = [(_phases_at(tile, a), _phases_at(tile, b)) for a, b in _WINOGRAD_OFFSETS]
+    d_phases = tf.add_n([
+        tf.pad(tf.reshape(piece, [rows, cols, -1, th, tw, channels]),
+               [[0, tile - rows], [0, tile - cols], [0, 0], [a, 1 - a], [b, 1 - b], [0, 0]])
+        for piece, (rows, cols), (a, b) in zip(
+            tf.split(d_taps, [r * c for r, c in counts]), counts, _WINOGRAD_OFFSETS)])
+    d_x = tf.transpose(d_phases, [2, 3, 0, 4, 1, 5])  # (batch, t, phase row, s, phase col, c)
+    return tf.reshape(d_x, [-1, tile * (th + 1), tile * (tw + 1), channels])
+
+
+def _winograd_transforms(x, kernel, tile: int):
     """The sizes and transforms Winograd's forward and backward passes share."""
-    hp, wp, cin = _size(x, 1), _size(x, 2), x.shape[3]
-    height, width, cout = hp - 2, wp - 2, kernel.shape[-1]
-    th, tw = height // 2, width // 2
-    input_t, output_t, kernel_t = (tf.constant(m, kernel.dtype) for m in (
-        _WINOGRAD_INPUT, _WINOGRAD_OUTPUT, _WINOGRAD_KERNEL))
+    hp, wp, cin, cout = _size(x, 1), _size(x, 2), x.shape[3], kernel.shape[-1]
+    th, tw = (hp - 2) // tile, (wp - 2) // tile
+    taps = (tile + 2) ** 2
+    input_t, output_t, kernel_t = (tf.constant(m, kernel.dtype) for m in _WINOGRAD[tile])
 
-    def transformed_input(x):  # B^T d B for every tile: (16, tiles, cin)
-        return tf.reshape(tf.matmul(input_t, _winograd_tiles(x, th, tw)), [16, -1, cin])
+    def transformed_input(x):  # B^T d B for every tile: (taps, tiles, cin)
+        if tile > 2:  # tile * (th + 1) rows and columns
+            x = tf.pad(x, [[0, 0], [0, tile - 2], [0, tile - 2], [0, 0]])
+        return tf.reshape(tf.matmul(input_t, _winograd_tiles(x, tile, th, tw)),
+                          [taps, -1, cin])
 
-    # G g G^T: (16, cin, cout)
-    u = tf.reshape(tf.matmul(kernel_t, tf.reshape(kernel, [9, -1])), [16, cin, cout])
+    # G g G^T: (taps, cin, cout)
+    u = tf.reshape(tf.matmul(kernel_t, tf.reshape(kernel, [9, -1])), [taps, cin, cout])
     return hp, wp, cin, cout, th, tw, input_t, output_t, kernel_t, transformed_input, u
 
 
-def winograd_forward(x, kernel):
-    """``tf.nn.conv2d(x, kernel, 1, 'VALID')`` for a 3x3 kernel and even output height and
-    width (known or not when traced), by Winograd F(2x2, 3x3)."""
+def winograd_forward(x, kernel, tile: int = 2):
+    """``tf.nn.conv2d(x, kernel, 1, 'VALID')`` for a 3x3 kernel and an output height and
+    width that are multiples of ``tile`` (known or not when traced), by Winograd
+    F(tile x tile, 3x3), ``tile`` 2 or 4."""
     hp, wp, cin, cout, th, tw, _, output_t, _, transformed_input, u = \
-        _winograd_transforms(x, kernel)
-    m = tf.matmul(transformed_input(x), u)  # (16, tiles, cout)
-    y = tf.matmul(output_t, tf.reshape(m, [16, -1]))  # (dy, dx) of each tile
-    y = tf.transpose(tf.reshape(y, [2, 2, -1, th, tw, cout]), [2, 3, 0, 4, 1, 5])
+        _winograd_transforms(x, kernel, tile)
+    taps = (tile + 2) ** 2
+    m = tf.matmul(transformed_input(x), u)  # (taps, tiles, cout)
+    y = tf.matmul(output_t, tf.reshape(m, [taps, -1]))  # (dy, dx) of each tile
+    y = tf.transpose(tf.reshape(y, [tile, tile, -1, th, tw, cout]), [2, 3, 0, 4, 1, 5])
     return tf.reshape(y, [-1, hp - 2, wp - 2, cout])
 
 
-def winograd_gradients(x, kernel, d_output):
-    """The gradients of ``winograd_forward`` for x and kernel, also 16 matrix products
-    each. The input transform (4x the input) is recomputed rather than kept from the
-    forward pass."""
+def winograd_gradients(x, kernel, d_output, tile: int = 2):
+    """The gradients of ``winograd_forward`` for x and kernel, also (tile + 2)^2 matrix
+    products each. The input transform (several times the input) is recomputed rather
+    than kept from the forward pass."""
     hp, wp, cin, cout, th, tw, input_t, output_t, kernel_t, transformed_input, u = \
-        _winograd_transforms(x, kernel)
-    d_y = tf.reshape(d_output, [-1, th, 2, tw, 2, cout])
-    d_y = tf.reshape(tf.transpose(d_y, [2, 4, 0, 1, 3, 5]), [4, -1])
-    d_m = tf.reshape(tf.matmul(output_t, d_y, transpose_a=True), [16, -1, cout])
+        _winograd_transforms(x, kernel, tile)
+    taps = (tile + 2) ** 2
+    d_y = tf.reshape(d_output, [-1, th, tile, tw, tile, cout])
+    d_y = tf.reshape(tf.transpose(d_y, [2, 4, 0, 1, 3, 5]), [tile * tile, -1])
+    d_m = tf.reshape(tf.matmul(output_t, d_y, transpose_a=True), [taps, -1, cout])
     # Recomputed only now: the control dependency keeps Grappler from merging this with
     # the forward pass's transform, which would then be held until here.
     with tf.control_dependencies([d_output]):
         v = transformed_input(tf.identity(x))
-    d_u = tf.reshape(tf.matmul(v, d_m, transpose_a=True), [16, -1])
+    d_u = tf.reshape(tf.matmul(v, d_m, transpose_a=True), [taps, -1])
     d_kernel = tf.reshape(tf.matmul(kernel_t, d_u, transpose_a=True), [3, 3, cin, cout])
-    d_v = tf.reshape(tf.matmul(d_m, u, transpose_b=True), [16, -1])
+    d_v = tf.reshape(tf.matmul(d_m, u, transpose_b=True), [taps, -1])
     d_taps = tf.matmul(input_t, d_v, transpose_a=True)
-    d_taps = tf.reshape(d_taps, [4, 2, 2, -1, th, tw, cin])  # (a b, pr, pc, ...)
-    # Neighbouring tiles overlap by 2 pixels: tap (a, b) lands at grid offset (a, b).
-    d_taps = tf.unstack(d_taps)
-    d_phases = tf.add_n([
-        tf.pad(d_taps[2 * a + b], [[0, 0]] * 3 + [[a, 1 - a], [b, 1 - b], [0, 0]])
-        for a in range(2) for b in range(2)
-    ])
-    d_x = tf.transpose(d_phases, [2, 3, 0, 4, 1, 5])  # (batch, hp/2, pr, wp/2, pc, c)
-    return tf.reshape(d_x, [-1, hp, wp, cin]), d_kernel
+    d_x = _winograd_untiles(d_taps, tile, th, tw, cin)
+    return d_x[:, :hp, :wp], d_kernel
 
 
-def winograd_conv3x3(x, kernel):
-    """``tf.nn.conv2d(x, kernel, 1, 'VALID')`` for a 3x3 kernel and even output height and
-    width, by Winograd F(2x2, 3x3) forward and backward (``winograd_forward``,
-    ``winograd_gradients``)."""
-    return _differentiable(winograd_forward, winograd_gradients)(x, kernel)
+def winograd_conv3x3(x, kernel, tile: int = 2):
+    """``tf.nn.conv2d(x, kernel, 1, 'VALID')`` for a 3x3 kernel and an output height and
+    width that are multiples of ``tile``, by Winograd F(tile x tile, 3x3) forward and
+    backward (``winograd_forward``, ``winograd_gradients``)."""
+    return _differentiable(lambda x, k: winograd_forward(x, k, tile),
+                           lambda x, k, d: winograd_gradients(x, k, d, tile))(x, kernel)
 
 
 @functools.lru_cache(maxsize=None)
@@ -563,35 +603,77 @@ def _on_cpu_by(forward, gradients):
 # channels on 16 x 16, where the transforms cost more than the multiplications saved.
 WINOGRAD_MIN_CHANNELS = 128
 WINOGRAD_MIN_WORK = 256 * 32 * 32  # output pixels x min(input, output channels)
+# F(4x4, 3x3) against F(2x2, 3x3), same layers (2026-12-07): 47.6 -> 33.9 ms at 256 -> 256
+# channels on 64 x 64 outputs, 13.1 -> 11.6 ms on 32 x 32, 15.6 -> 11.7 ms at 128 -> 128 on
+# 64 x 64; slower on 16 x 16 (4.6 -> 6.0 ms at 256 channels), where there are few tiles.
+WINOGRAD_4X4_MIN_PIXELS = 32 * 32  # output pixels
+WINOGRAD_TILES = (2, 4)  # the output tiles of Winograd F(2x2, 3x3) and F(4x4, 3x3)
+_WINOGRAD_ALGORITHMS = ("winograd_2x2", "winograd_4x4")
+
+
+def _winograd_choice(pixels, channels: int):
+    """0 (TF's convolution), 1 (Winograd F(2x2, 3x3)) or 2 (F(4x4, 3x3)) for a 3x3
+    convolution with ``pixels`` output pixels and ``channels`` = min(input, output)
+    channels: a Python int, or an int32 tensor where the size is known only when the op
+    runs."""
+    if channels < WINOGRAD_MIN_CHANNELS:
+        return 0
+    if isinstance(pixels, int):
+        return 0 if pixels * channels < WINOGRAD_MIN_WORK else \
+            2 if pixels >= WINOGRAD_4X4_MIN_PIXELS else 1
+    large = tf.cast(pixels * channels >= WINOGRAD_MIN_WORK, tf.int32)
+    return large * (1 + tf.cast(pixels >= WINOGRAD_4X4_MIN_PIXELS, tf.int32))
+
+
+def _winograd(tile: int):
+    """Winograd F(tile x tile, 3x3)'s forward and backward passes, as functions of (x,
+    kernel) and (x, kernel, d_output) that the calling graph calls."""
+    forward, gradients = _graph_function(winograd_forward), _graph_function(winograd_gradients)
+    return (lambda x, k: forward(x, k, tile),
+            lambda x, k, d: gradients(x, k, d, tile))
+
+
+def _by_index(index, passes):
+    """The (forward, gradients) pair ``passes[index]``, ``index`` known when the op runs,
+    with the output multiple all of them take (4: Winograd F(4x4)'s tile)."""
+    return (lambda x, k: tf.switch_case(index, [functools.partial(f, x, k)
+                                               for f, _ in passes]),
+            lambda x, k, d: tf.switch_case(index, [functools.partial(g, x, k, d)
+                                                  for _, g in passes]),
+            max(WINOGRAD_TILES))
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class WinogradConv2D(_DispatchedConv2D):
-    """``Conv2D`` for 3x3 stride-1 'valid' convolutions, computed by Winograd F(2x2, 3x3)
+    """``Conv2D`` for 3x3 stride-1 'valid' convolutions, computed by Winograd
     (``winograd_conv3x3``) where that is faster: on the CPU, in float32, with at least
-    ``WINOGRAD_MIN_CHANNELS`` and ``WINOGRAD_MIN_WORK`` (an unknown height or width is
-    measured when the op runs).
+    ``WINOGRAD_MIN_CHANNELS`` and ``WINOGRAD_MIN_WORK``; F(4x4, 3x3) from
+    ``WINOGRAD_4X4_MIN_PIXELS`` output pixels, F(2x2, 3x3) below (an unknown height or
+    width is measured when the op runs).
 
     oneDNN runs TF's direct convolution at about the machine's matmul speed; Winograd does
-    16/36 of its multiplications, which makes the residual blocks' convolutions of
-    CycleGAN's generator 1.5x faster and its training step 1.3x (README "Performance").
+    16/36 (F(2x2)) or 36/144 (F(4x4)) of its multiplications, which makes the residual
+    blocks' convolutions of CycleGAN's generator 1.5-2x faster (docs/performance.md).
     On a GPU, cuDNN chooses Winograd itself.
     Same weights and config as ``Conv2D``; elsewhere it is a plain ``Conv2D``.
     """
 
-    def _winograd(self, input_shape) -> bool:
+    def _winograd_algorithm(self, input_shape) -> str | None:
+        """The Winograd algorithm for this input shape, None where TF's is faster."""
         h, w, cin = input_shape[1], input_shape[2], input_shape[3]
         if not (
             self.kernel_size == (3, 3) and _on_pixel_pairs(self)
             and self.compute_dtype == "float32" and cin is not None
         ):
-            return False
+            return None
         channels = min(cin, self.filters)
-        return channels >= WINOGRAD_MIN_CHANNELS and (
-            h is None or w is None or (h - 2) * (w - 2) * channels >= WINOGRAD_MIN_WORK)
+        if h is None or w is None:
+            return "winograd_by_size" if channels >= WINOGRAD_MIN_CHANNELS else None
+        choice = _winograd_choice((h - 2) * (w - 2), channels)
+        return _WINOGRAD_ALGORITHMS[choice - 1] if choice else None
 
     def _cpu_algorithm(self, input_shape) -> str:
-        return "winograd" if self._winograd(input_shape) else "direct"
+        return self._winograd_algorithm(input_shape) or "direct"
 
 
 @contextlib.contextmanager
@@ -642,9 +724,9 @@ def _pad(x, amount: int, padding: str):
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class Conv2D(WinogradConv2D, FewFiltersConv2D):
     """``keras.layers.Conv2D`` whose algorithm is chosen where it runs, from the layer,
-    its input shape, dtype and device (``algorithm``): on the CPU, Winograd F(2x2, 3x3)
-    for large 3x3 stride-1 convolutions and 2x2 pixel blocks for large kernels with few
-    output channels (an output layer); else, and on a GPU, TF's own convolution.
+    its input shape, dtype and device (``algorithm``): on the CPU, Winograd F(4x4, 3x3) or
+    F(2x2, 3x3) for large 3x3 stride-1 convolutions and 2x2 pixel blocks for large kernels
+    with few output channels (an output layer); else, and on a GPU, TF's own convolution.
 
     Every convolution of the package's networks is this class, so a saved file's layout
     (Keras names weights by class: ``conv2d_N``) does not depend on which algorithm ran.
@@ -652,8 +734,9 @@ class Conv2D(WinogradConv2D, FewFiltersConv2D):
     """
 
     def _cpu_algorithm(self, input_shape) -> str:
-        if self._winograd(input_shape):
-            return "winograd"
+        winograd = self._winograd_algorithm(input_shape)
+        if winograd:
+            return winograd
         blocked = (self.filters <= FEW_FILTERS_MAX
                    and min(self.kernel_size) >= FEW_FILTERS_MIN_KERNEL
                    and _on_pixel_pairs(self))

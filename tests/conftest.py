@@ -39,8 +39,8 @@ def forced_winograd(monkeypatch):
 
     traced = []
     winograd_forward = layers.winograd_forward
-    monkeypatch.setattr(layers, "winograd_forward",
-                        lambda x, k: traced.append(x.shape) or winograd_forward(x, k))
+    monkeypatch.setattr(layers, "winograd_forward", lambda x, k, tile=2: traced.append(
+        x.shape) or winograd_forward(x, k, tile))
     monkeypatch.setattr(layers, "WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 1)
     return traced

@@ -153,17 +153,19 @@ def test_few_filters_conv_is_conv2d(height, width, kernel, filters, blocked, dty
 
 
 @pytest.mark.parametrize("height, width, cin, filters, strides, dtype, lowered, winograd", [
-    (50, 50, 128, 128, 1, "float32", False, True),   # at the default thresholds
-    (18, 26, 16, 24, 1, "float32", True, True),      # non-square, cin != cout
-    (51, 50, 128, 128, 1, "float32", False, True),   # odd output height: padded, cropped
-    (50, 50, 64, 64, 1, "float32", False, False),    # too few channels to gain
-    (50, 50, 128, 128, 2, "float32", False, False),  # strided
-    (50, 50, 128, 128, 1, "mixed_float16", False, False),
+    (50, 50, 128, 128, 1, "float32", False, "winograd_4x4"),  # at the default thresholds
+    (18, 26, 16, 24, 1, "float32", True, "winograd_2x2"),     # non-square, cin != cout
+    (38, 39, 16, 24, 1, "float32", True, "winograd_4x4"),     # 36 x 37: padded to 36 x 40
+    (51, 50, 128, 128, 1, "float32", False, "winograd_4x4"),  # odd height: padded, cropped
+    (50, 50, 64, 64, 1, "float32", False, "direct"),    # too few channels to gain
+    (50, 50, 128, 128, 2, "float32", False, "direct"),  # strided
+    (50, 50, 128, 128, 1, "mixed_float16", False, "direct"),
 ])
 def test_winograd_conv_is_conv2d(height, width, cin, filters, strides, dtype, lowered,
                                  winograd, request, cpu_only):
-    """Winograd F(2x2, 3x3) computes Conv2D's function: values and the input, kernel and
-    bias gradients, with the same weights; where it does not apply it is Conv2D."""
+    """Winograd F(2x2, 3x3) and F(4x4, 3x3) compute Conv2D's function: values and the
+    input, kernel and bias gradients, with the same weights; where neither applies it is
+    Conv2D."""
     import tensorflow as tf
 
     if lowered:
@@ -173,12 +175,14 @@ def test_winograd_conv_is_conv2d(height, width, cin, filters, strides, dtype, lo
     plain = keras.layers.Conv2D(filters, 3, strides=strides, dtype=policy)
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(2, height, width, cin)).astype("float32"))
-    assert fast.algorithm(x.shape) == ("winograd" if winograd else "direct")
+    assert fast.algorithm(x.shape) == winograd
     assert fast.algorithm(x.shape, "GPU") == "direct"
-    assert_computes_conv2d(fast, plain, x, rng, tol=1e-2 if dtype == "mixed_float16" else 1e-5)
+    # F(4x4)'s transforms have larger entries: it rounds about 5x further from the sum
+    tol = {"winograd_4x4": 5e-5, "winograd_2x2": 1e-5}.get(winograd, 1e-5)
+    assert_computes_conv2d(fast, plain, x, rng, tol=1e-2 if dtype == "mixed_float16" else tol)
     with layers.convolutions_for(fast, "direct"):
         assert fast.algorithm(x.shape) == "direct"
-    assert fast.algorithm(x.shape) == ("winograd" if winograd else "direct")
+    assert fast.algorithm(x.shape) == winograd
     config = fast.get_config()
     assert layers.WinogradConv2D.from_config(config).get_config() == config
 
@@ -188,28 +192,39 @@ def test_winograd_conv_takes_any_batch_size_in_a_functional_model(forced_winogra
 
     inputs = keras.Input((10, 12, 4))
     net = keras.Model(inputs, layers.WinogradConv2D(5, 3)(inputs))
-    assert net.layers[-1].algorithm(inputs.shape) == "winograd"
+    assert net.layers[-1].algorithm(inputs.shape) == "winograd_2x2"
     for batch in (1, 3):
         x = np.random.default_rng(batch).normal(size=(batch, 10, 12, 4)).astype("float32")
         expected = tf.nn.conv2d(x, net.layers[-1].kernel, 1, "VALID") + net.layers[-1].bias
         np.testing.assert_allclose(net.predict(x, verbose=0), expected, atol=1e-5)
 
 
-def test_an_image_size_unknown_when_traced_gets_winograd_where_it_runs(cpu_only):
+def test_an_image_size_unknown_when_traced_gets_winograd_where_it_runs(cpu_only,
+                                                                       monkeypatch):
     """With height and width unknown (translate of any size, a SavedModel of any size)
-    the work threshold is checked when the op runs: Winograd for a large input, TF's
-    convolution for a small one (bit-equal to tf.nn.conv2d; Winograd rounds apart)."""
+    the rule is applied when the op runs: TF's convolution for a small input, Winograd
+    F(2x2, 3x3) for a larger one, F(4x4, 3x3) from 32 x 32 outputs, each bit-equal to
+    that algorithm on the input padded to a multiple of 4 (they round apart)."""
     import tensorflow as tf
 
+    monkeypatch.setattr(layers, "WINOGRAD_MIN_WORK", 20 * 20 * 128)  # F(2x2) from 20^2
     conv = layers.Conv2D(128, 3, use_bias=False)
     conv.build((None, None, None, 128))
-    assert conv.algorithm((None, None, None, 128)) == "winograd"
+    assert conv.algorithm((None, None, None, 128)) == "winograd_by_size"
     traced = tf.function(conv, input_signature=[tf.TensorSpec((None, None, None, 128))])
     rng = np.random.default_rng(0)
-    for size, winograd in ((20, False), (67, True)):  # 18^2 and 65^2 outputs x 128
+    kernel = tf.convert_to_tensor(conv.kernel)
+    for size, expected in ((20, "direct"), (24, "winograd_2x2"), (37, "winograd_4x4")):
         x = tf.constant(rng.normal(size=(1, size, size, 128)).astype("float32"))
-        difference = np.abs(traced(x) - tf.nn.conv2d(x, conv.kernel, 1, "VALID")).max()
-        assert (0 < difference < 1e-4) if winograd else difference == 0, (size, difference)
+        out = size - 2
+        padded = tf.pad(x, [[0, 0], [0, -out % 4], [0, -out % 4], [0, 0]])
+        by_algorithm = {"direct": tf.nn.conv2d(x, kernel, 1, "VALID")} | {
+            f"winograd_{t}x{t}": layers.winograd_forward(padded, kernel, t)[:, :out, :out]
+            for t in (2, 4)}
+        got = traced(x)
+        assert {name for name, y in by_algorithm.items()
+                if np.array_equal(got, y)} == {expected}, size
+        np.testing.assert_allclose(got, by_algorithm["direct"], atol=1e-4)
 
 
 def test_the_device_is_the_one_the_op_is_placed_on(forced_winograd):
@@ -307,7 +322,8 @@ def test_generators_use_the_few_filters_algorithm_for_their_output_layer():
 def test_residual_blocks_use_the_winograd_algorithm(forced_winograd):
     generator = networks.resnet_generator(3, ngf=8, n_blocks=2)
     convs = [l for l in generator.layers if isinstance(l, layers.Conv2D)]
-    winograd = [l for l in convs if l.algorithm((1, 34, 34, l.input.shape[-1])) == "winograd"]
+    winograd = [l for l in convs
+                if l.algorithm((1, 34, 34, l.input.shape[-1])) == "winograd_4x4"]
     assert len(winograd) == 4  # both 3x3 convolutions of each block
     assert all(l.kernel_size == (3, 3) and l.strides == (1, 1) for l in winograd)
     # TFLite's export asks the model for TF's convolutions
@@ -406,7 +422,7 @@ def test_the_algorithm_is_one_function_of_layer_shape_dtype_and_device(forced_wi
     conv = layers.Conv2D(8, 3)
     shape = (1, 34, 34, 8)
     conv.build(shape)
-    assert conv.algorithm(shape) == conv.algorithm(shape, "CPU") == "winograd"
+    assert conv.algorithm(shape) == conv.algorithm(shape, "CPU") == "winograd_4x4"
     assert conv.algorithm(shape, "GPU") == "direct"  # cuDNN chooses on a GPU
     half = layers.Conv2D(8, 3, dtype="mixed_bfloat16")
     assert half.algorithm(shape) == "direct"  # Winograd is measured faster in float32
