@@ -603,9 +603,9 @@ def _on_cpu_by(forward, gradients):
 # channels on 16 x 16, where the transforms cost more than the multiplications saved.
 WINOGRAD_MIN_CHANNELS = 128
 WINOGRAD_MIN_WORK = 256 * 32 * 32  # output pixels x min(input, output channels)
-# F(4x4, 3x3) against F(2x2, 3x3), same layers (2026-12-07): 47.6 -> 33.9 ms at 256 -> 256
-# channels on 64 x 64 outputs, 13.1 -> 11.6 ms on 32 x 32, 15.6 -> 11.7 ms at 128 -> 128 on
-# 64 x 64; slower on 16 x 16 (4.6 -> 6.0 ms at 256 channels), where there are few tiles.
+# F(4x4, 3x3) against F(2x2, 3x3), same layers (2026-12-07): 47.6 -> 32.7 ms at 256 -> 256
+# channels on 64 x 64 outputs, 12.7 -> 11.4 ms on 32 x 32, 16.3 -> 11.5 ms at 128 -> 128 on
+# 64 x 64; slower on 16 x 16 (5.1 -> 6.2 ms at 256 channels), where there are few tiles.
 WINOGRAD_4X4_MIN_PIXELS = 32 * 32  # output pixels
 WINOGRAD_TILES = (2, 4)  # the output tiles of Winograd F(2x2, 3x3) and F(4x4, 3x3)
 _WINOGRAD_ALGORITHMS = ("winograd_2x2", "winograd_4x4")
