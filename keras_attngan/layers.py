@@ -600,7 +600,10 @@ def _on_cpu_by(forward, gradients):
 # Where WinogradConv2D wins (one layer, forward + both gradients, 2 threads): 1.5x at
 # 256 -> 256 channels on 64 x 64 and on 32 x 32 outputs, 1.35x at 128 -> 128 on 64 x 64;
 # about 1.0x at 128 channels on 32 x 32 and at 64 channels on any size; 0.7x at 256
-# channels on 16 x 16, where the transforms cost more than the multiplications saved.
+# channels on 16 x 16, where the transforms cost more than the multiplications saved
+# (2026-12-05). A later window (2026-12-07) found F(2x2) 1.3x faster at 16 x 16 x 256 and
+# 32 x 32 x 128 too; the thresholds were kept, as they decide the algorithm of the
+# quality benchmark's small models (docs/performance.md).
 WINOGRAD_MIN_CHANNELS = 128
 WINOGRAD_MIN_WORK = 256 * 32 * 32  # output pixels x min(input, output channels)
 # F(4x4, 3x3) against F(2x2, 3x3), same layers (2026-12-07): 47.6 -> 32.7 ms at 256 -> 256
@@ -618,10 +621,11 @@ def _winograd_choice(pixels, channels: int):
     runs."""
     if channels < WINOGRAD_MIN_CHANNELS:
         return 0
+    # work = pixels x channels, compared without the product (int32 when the op runs)
+    min_pixels = -(-WINOGRAD_MIN_WORK // channels)
     if isinstance(pixels, int):
-        return 0 if pixels * channels < WINOGRAD_MIN_WORK else \
-            2 if pixels >= WINOGRAD_4X4_MIN_PIXELS else 1
-    large = tf.cast(pixels * channels >= WINOGRAD_MIN_WORK, tf.int32)
+        return 0 if pixels < min_pixels else 2 if pixels >= WINOGRAD_4X4_MIN_PIXELS else 1
+    large = tf.cast(pixels >= min_pixels, tf.int32)
     return large * (1 + tf.cast(pixels >= WINOGRAD_4X4_MIN_PIXELS, tf.int32))
 
 
