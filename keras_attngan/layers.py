@@ -435,13 +435,15 @@ def _tap_order(tile: int) -> list[int]:
             for pr in range(_phases_at(tile, a)) for pc in range(_phases_at(tile, b))]
 
 
-# m: (input transform (taps, taps in _tap_order), output transform (m^2, taps), kernel
-# transform (taps, 9)), taps = (m + 2)^2
-_WINOGRAD = {}
-for _tile, (_bt, _at, _g) in _WINOGRAD_1D.items():
-    _bt, _at, _g = np.array(_bt), np.array(_at), np.array(_g)
-    _WINOGRAD[_tile] = tuple(m.astype("float32") for m in (
-        np.kron(_bt, _bt)[:, _tap_order(_tile)], np.kron(_at, _at), np.kron(_g, _g)))
+def _winograd_matrices(tile: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The 2-D transforms of F(tile x tile, 3x3): input (taps, taps in ``_tap_order``),
+    output (tile^2, taps) and kernel (taps, 9), taps = (tile + 2)^2."""
+    bt, at, g = map(np.array, _WINOGRAD_1D[tile])
+    return tuple(m.astype("float32") for m in (
+        np.kron(bt, bt)[:, _tap_order(tile)], np.kron(at, at), np.kron(g, g)))
+
+
+_WINOGRAD = {tile: _winograd_matrices(tile) for tile in _WINOGRAD_1D}
 
 
 def _winograd_tiles(x, tile: int, th, tw):
@@ -611,7 +613,7 @@ WINOGRAD_MIN_WORK = 256 * 32 * 32  # output pixels x min(input, output channels)
 # 64 x 64; slower on 16 x 16 (5.1 -> 6.2 ms at 256 channels), where there are few tiles.
 WINOGRAD_4X4_MIN_PIXELS = 32 * 32  # output pixels
 WINOGRAD_TILES = (2, 4)  # the output tiles of Winograd F(2x2, 3x3) and F(4x4, 3x3)
-_WINOGRAD_ALGORITHMS = ("winograd_2x2", "winograd_4x4")
+_WINOGRAD_ALGORITHMS = tuple(f"winograd_{t}x{t}" for t in WINOGRAD_TILES)
 
 
 def _winograd_choice(pixels, channels: int):
