@@ -98,6 +98,13 @@ def test_the_scores_fail_stripes_everywhere_and_a_constant_mask():
     scores = suite.score_texture(v, test, right, objects, empty, empty, truth)
     assert scores["background_ok"] == 1.0 and scores["objects_textured"] >= 0.9
     assert scores["mask_iou"] == pytest.approx(1.0)
+    assert scores["raw_textured"] is None  # no raw output given
+    # a generator whose raw output is striped, behind a mask that lets a quarter through
+    blend = (0.75 * test + 0.25 * striped).astype(np.uint8)
+    diluted = suite.score_texture(v, test, blend, objects, empty, empty, truth, raw=striped)
+    assert diluted["raw_textured"] >= 0.9 and diluted["objects_textured"] <= 0.3
+    assert suite.score_texture(v, test, blend, objects, empty, empty, truth,
+                               raw=test)["raw_textured"] <= 0.1
     # stripes everywhere: every object textured, but no background kept
     everywhere = suite.score_texture(v, test, striped, objects, empty,
                                      striped[:len(empty)], np.ones_like(truth))
@@ -136,6 +143,7 @@ def test_the_suite_trains_each_variant_and_seed_and_prints_mean_and_worst(monkey
     line = suite.format_run(runs[0])
     assert line.startswith("uag held-stripes-photo seed 100: background_psnr ")
     assert "mask_iou" in line and "mask at the end" in line
+    assert all(0.0 <= r["raw_textured"] <= 1.0 for r in runs)  # UAG's raw output scored
     summary = result["summary"]["uag"]
     iou = summary["variants"]["held-stripes-photo"]["mask_iou"]
     assert iou["min"] <= iou["mean"] <= iou["max"]

@@ -13,7 +13,9 @@ Texture figures, per image and over the set:
   mean of dB hides a third of the images repainted), and ``background_pooled``: one
   PSNR of all background pixels together;
 - ``objects_textured``: the fraction of objects with the variant's texture (fixed
-  detectors: ``family.is_textured``);
+  detectors: ``family.is_textured``); ``raw_textured``, for a model with a mask: the
+  same in its generator's raw output, before the mask blends it with the input (which
+  tells a generator that has not learnt the texture from a mask that dilutes it);
 - ``mask_iou``: the mean per-image IoU of the mask at 0.5 with the objects, over the
   images that have an object (object-free images are judged by ``empty_*``);
 - ``empty_psnr``, ``empty_ok``: the same as the background's, on object-free images.
@@ -45,7 +47,8 @@ CLASSIFIER_SEEDS = (0, 1, 2)
 OK_PSNR = 35.0  # dB: an image counted as kept
 #: each figure's aggregate across variants: the worst is the lowest
 FIGURES = {"texture": ("background_psnr", "background_ok", "background_pooled",
-                       "objects_textured", "mask_iou", "empty_psnr", "empty_ok"),
+                       "objects_textured", "raw_textured", "mask_iou", "empty_psnr",
+                       "empty_ok"),
            "digits": ("accuracy", "no_translation", "perfect_translation", "target_trained")}
 
 
@@ -68,16 +71,20 @@ def _with_object(masks: np.ndarray) -> np.ndarray:
 
 def score_texture(v: family.TextureVariant, test: np.ndarray, translated: np.ndarray,
                   objects: list[list[np.ndarray]], empty: np.ndarray,
-                  empty_out: np.ndarray, masks: np.ndarray | None = None) -> dict[str, Any]:
+                  empty_out: np.ndarray, masks: np.ndarray | None = None,
+                  raw: np.ndarray | None = None) -> dict[str, Any]:
     """The texture figures (module docstring) of uint8 ``translated`` test images,
     ``objects`` their per-object masks, ``empty_out`` the translated object-free
-    images, ``masks`` the model's attention masks (None: not an attention model)."""
-    background, wheres, textured = [], [], []
-    for x, y, parts in zip(test, translated, objects):
+    images, ``masks`` the model's attention masks and ``raw`` its generator's uint8 raw
+    outputs (None: not an attention model)."""
+    background, wheres, textured, raw_textured = [], [], [], []
+    for i, (x, y, parts) in enumerate(zip(test, translated, objects)):
         union = np.zeros(x.shape[:2], bool)
         for part in parts:
             union |= part > 0.0
             textured.append(family.is_textured(v, y, part))
+            if raw is not None:
+                raw_textured.append(family.is_textured(v, raw[i], part))
         where = np.broadcast_to(~tasks.dilate(union, 2)[..., None], y.shape)
         wheres.append(where)
         background.append(_psnr_where(y, x, where))
@@ -88,6 +95,7 @@ def score_texture(v: family.TextureVariant, test: np.ndarray, translated: np.nda
         "background_ok": float(np.mean(np.array(background) >= OK_PSNR)),
         "background_pooled": _pooled_psnr(translated, test, wheres),
         "objects_textured": float(np.mean(textured)) if textured else None,
+        "raw_textured": float(np.mean(raw_textured)) if raw_textured else None,
         "empty_psnr": float(np.mean(empty_psnr)),
         "empty_ok": float(np.mean(np.array(empty_psnr) >= OK_PSNR)),
         "mask_iou": None,
@@ -147,11 +155,15 @@ def run_variant(model: str, v, seed: int, steps: int, batch_size: int = 1,
                                      verbose=verbose, learning_rate=learning_rate,
                                      callbacks=callbacks, precision=precision, **settings)
         seconds = time.perf_counter() - start
-        out = net.translate(task["test"], direction="a2b", batch_size=16)
+        # the generator's output before the mask: UAG's and SAT's "raw", AGGAN's content
+        options = {"return_content": True} if model == "aggan" else {}
+        out = net.translate(task["test"], direction="a2b", batch_size=16, **options)
+        raw = out.get("raw", out.get("content"))
         empty_out = net.translate(task["empty"], direction="a2b", batch_size=16)["image"]
         scores = score_texture(v, task["test"], _uint8(out["image"]), task["test_objects"],
                                task["empty"], _uint8(empty_out),
-                               np.asarray(out["mask"])[..., 0] if "mask" in out else None)
+                               np.asarray(out["mask"])[..., 0] if "mask" in out else None,
+                               None if raw is None else _uint8(raw))
     else:
         a, _ = family.digit_images(v, "a", TRAIN_IMAGES, size, seed)
         b, _ = family.digit_images(v, "b", TRAIN_IMAGES, size, seed)
