@@ -40,8 +40,12 @@ def test_two_replicas_take_the_same_step_as_one(demo_arrays, precision):
         step_two = np.concatenate([(w2 - w0).ravel() for w2, w0 in zip(two, initial)])
         relative = np.linalg.norm(step_two - step_one) / np.linalg.norm(step_one)
         assert relative < 0.1, relative  # a step scaled by the replica count is 0.5 off
-    for name in logs_one:  # logged losses are global means too
-        assert np.isclose(logs_one[name][0], logs_two[name][0], rtol=1e-4), name
+    # logged losses are global means too; in bfloat16 the two reduction orders round
+    # apart (5.6e-4 relative on a 2-core Intel Xeon without BF16), a mean scaled by the
+    # replica count would be 0.5 off
+    rtol = 1e-4 if precision == "float32" else 1e-2
+    for name in logs_one:
+        assert np.isclose(logs_one[name][0], logs_two[name][0], rtol=rtol), name
 
 
 def test_fit_under_mirrored_strategy_with_pool_and_callbacks(demo_arrays, tmp_path):
