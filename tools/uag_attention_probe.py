@@ -34,6 +34,8 @@ from keras import ops
 from keras_attngan import layers as kag_layers
 from keras_attngan.benchmarks import family, suite
 from keras_attngan.benchmarks.quality import TEST_IMAGES, TRAIN_IMAGES, _uint8
+from keras_attngan.metrics import mask_iou
+from keras_attngan.models.images import to_model_range
 from keras_attngan.networks.attention import attention_net
 
 SIZE = 64
@@ -59,15 +61,15 @@ kag_layers.RunningInstanceNorm.call = _call  # a probe: the package itself is un
 
 
 def _scaled(images):
-    return images.astype("float32") / 127.5 - 1.0
+    return to_model_range(images)[0]
 
 
 def mask_figures(masks, truth) -> dict:
-    """IoU over the images with an object, and the mean mask on objects / background."""
-    chosen = np.flatnonzero(suite._with_object(truth))
-    ious = [((masks[i] > 0.5) & (truth[i] > 0.5)).sum()
-            / max(((masks[i] > 0.5) | (truth[i] > 0.5)).sum(), 1) for i in chosen]
-    return {"iou": float(np.mean(ious)), "on_objects": float(masks[truth > 0.5].mean()),
+    """IoU over the images with an object (as the bench counts it), and the mean mask on
+    objects / background."""
+    chosen = suite._with_object(truth)
+    return {"iou": mask_iou(masks[chosen], truth[chosen]),
+            "on_objects": float(masks[truth > 0.5].mean()),
             "on_background": float(masks[truth <= 0.5].mean())}
 
 
