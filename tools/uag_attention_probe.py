@@ -16,7 +16,10 @@ background, and the share of object-free images' pixels above 0.5 (UAG: the full
 scores), under three inference rules for the attention's norm layers:
 ``running`` (the package's: the training images' running mean and variance),
 ``instance`` (each image's own statistics, as in training), and ``centred`` (each
-image's own mean, the running variance).
+image's own mean, the running variance). For ``--train uag`` also ``cut_T``: the running
+rule's translation with the mask cut at T (the raw generator output where the mask
+exceeds T, the input elsewhere; ``--save-outputs`` keeps what they need, and
+``--score-outputs`` scores them again without training).
 
     python tools/uag_attention_probe.py --variant tune-stripes-photo --train masks --seed 0
 """
@@ -40,6 +43,7 @@ from keras_attngan.networks.attention import attention_net
 
 SIZE = 64
 RULES = ("running", "instance", "centred")
+CUTS = (0.1, 0.2, 0.3, 0.5)
 _rule = ["running"]
 _running_call = kag_layers.RunningInstanceNorm.call
 
@@ -69,6 +73,7 @@ def mask_figures(masks, truth) -> dict:
     objects / background."""
     chosen = suite._with_object(truth)
     return {"iou": mask_iou(masks[chosen], truth[chosen]),
+            **{f"iou_above_{t}": mask_iou(masks[chosen], truth[chosen], t) for t in (0.7, 0.9)},
             "on_objects": float(masks[truth > 0.5].mean()),
             "on_background": float(masks[truth <= 0.5].mean())}
 
@@ -86,6 +91,8 @@ def probe_network(variant, train: str, steps: int, seed: int, pool: str) -> dict
         return tf.math.log(p) - tf.math.log(1 - p)
 
     def pooled(x):
+        if pool == "pixel":  # every pixel labelled with its image's domain
+            return x
         if pool == "gap":
             return tf.reduce_mean(x, axis=(1, 2, 3))
         if pool == "max":
@@ -100,7 +107,7 @@ def probe_network(variant, train: str, steps: int, seed: int, pool: str) -> dict
                 loss = tf.reduce_mean(keras.losses.binary_crossentropy(
                     y_or_b[..., None], net(x, training=True), axis=-1))
             else:
-                la, lb = pooled(logits(x)), pooled(logits(y_or_b))
+                la, lb = pooled(logits(x)), pooled(logits(y_or_b))  # (N,) or (N, H, W, 1)
                 loss = tf.reduce_mean(
                     tf.nn.sigmoid_cross_entropy_with_logits(tf.ones_like(la), la)
                     + tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(lb), lb))
@@ -127,7 +134,7 @@ def probe_network(variant, train: str, steps: int, seed: int, pool: str) -> dict
     return out
 
 
-def probe_uag(variant, steps: int, seed: int, settings: dict) -> dict:
+def probe_uag(variant, steps: int, seed: int, settings: dict, save: str | None = None) -> dict:
     """UAG trained as the bench trains it, scored under each inference rule."""
     captured = {}
     train_on_task = suite.train_on_task
@@ -155,6 +162,27 @@ def probe_uag(variant, steps: int, seed: int, settings: dict) -> dict:
                                         _uint8(translate(task["empty"])[0]), mask[..., 0],
                                         _uint8(raw))
     _rule[0] = "running"
+    (_, raw, mask), (_, empty_raw, empty_mask) = translate(task["test"]), translate(task["empty"])
+    outputs = {"raw": raw, "mask": mask, "empty_raw": empty_raw, "empty_mask": empty_mask}
+    if save:
+        np.savez_compressed(save, **outputs)
+    return {**out, **score_cuts(variant, task, outputs)}
+
+
+def score_cuts(variant, task, outputs) -> dict:
+    """The running rule's translation with its mask cut at T: the raw generator output
+    where the mask exceeds T, the input elsewhere (T = tau = 0.1: what the masked stage's
+    discriminators judge; 0.5: where the IoU counts the mask as on)."""
+    out = {}
+    for t in CUTS:
+        def cut(images, raw, mask):
+            return np.where(mask > t, raw, _scaled(images))
+
+        out[f"cut_{t}"] = suite.score_texture(
+            variant, task["test"], _uint8(cut(task["test"], outputs["raw"], outputs["mask"])),
+            task["test_objects"], task["empty"],
+            _uint8(cut(task["empty"], outputs["empty_raw"], outputs["empty_mask"])),
+            outputs["mask"][..., 0], _uint8(outputs["raw"]))
     return out
 
 
@@ -165,18 +193,27 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None,
                         help="default: 1,500 for the network alone, 3,000 for uag")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pool", default="gap", help="domains: gap, max or lseR")
+    parser.add_argument("--pool", default="gap", help="domains: gap, max, lseR or pixel (each pixel labelled)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="uag: a model setting, as attngan bench quality takes it")
+    parser.add_argument("--save-outputs", metavar="NPZ",
+                        help="uag: save the running rule's raw outputs and masks")
+    parser.add_argument("--score-outputs", metavar="NPZ",
+                        help="score the cuts of outputs saved by --save-outputs (no training)")
     args = parser.parse_args()
     variant = family.variant(args.variant)
-    if args.train == "uag":
+    if args.score_outputs:
+        task = family.texture_task(variant, TRAIN_IMAGES, TEST_IMAGES, SIZE, args.seed)
+        result = score_cuts(variant, task, dict(np.load(args.score_outputs)))
+    elif args.train == "uag":
         from keras_attngan.cli.common import parse_set
 
-        result = probe_uag(variant, args.steps or 3000, args.seed, parse_set(args.set))
+        result = probe_uag(variant, args.steps or 3000, args.seed, parse_set(args.set),
+                           args.save_outputs)
     else:
         result = probe_network(variant, args.train, args.steps or 1500, args.seed, args.pool)
-    print(json.dumps({"variant": args.variant, "train": args.train, "seed": args.seed,
+    trained = f"outputs {args.score_outputs}" if args.score_outputs else args.train
+    print(json.dumps({"variant": args.variant, "train": trained, "seed": args.seed,
                       **result}))
 
 
