@@ -73,7 +73,8 @@ def mask_figures(masks, truth) -> dict:
     objects / background."""
     chosen = suite._with_object(truth)
     return {"iou": mask_iou(masks[chosen], truth[chosen]),
-            **{f"iou_above_{t}": mask_iou(masks[chosen], truth[chosen], t) for t in (0.7, 0.9)},
+            **{f"iou_above_{t}": mask_iou(masks[chosen], truth[chosen], t)
+               for t in (0.7, 0.9)},
             "on_objects": float(masks[truth > 0.5].mean()),
             "on_background": float(masks[truth <= 0.5].mean())}
 
@@ -162,7 +163,8 @@ def probe_uag(variant, steps: int, seed: int, settings: dict, save: str | None =
                                         _uint8(translate(task["empty"])[0]), mask[..., 0],
                                         _uint8(raw))
     _rule[0] = "running"
-    (_, raw, mask), (_, empty_raw, empty_mask) = translate(task["test"]), translate(task["empty"])
+    (_, raw, mask), (_, empty_raw, empty_mask) = (translate(task["test"]),
+                                                  translate(task["empty"]))
     outputs = {"raw": raw, "mask": mask, "empty_raw": empty_raw, "empty_mask": empty_mask}
     if save:
         np.savez_compressed(save, **outputs)
@@ -193,7 +195,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None,
                         help="default: 1,500 for the network alone, 3,000 for uag")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pool", default="gap", help="domains: gap, max, lseR or pixel (each pixel labelled)")
+    parser.add_argument("--pool", default="gap",
+                        help="domains: gap, max, lseR or pixel (each pixel labelled)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="uag: a model setting, as attngan bench quality takes it")
     parser.add_argument("--save-outputs", metavar="NPZ",
