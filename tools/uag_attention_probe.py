@@ -157,15 +157,15 @@ def probe_uag(variant, steps: int, seed: int, settings: dict, save: str | None =
     out = {"bench": {k: v for k, v in bench.items() if k != "mask_history"}}
     for rule in RULES:
         _rule[0] = rule
-        image, raw, mask = translate(task["test"])
+        (image, raw, mask), (empty_image, empty_raw, empty_mask) = (
+            translate(task["test"]), translate(task["empty"]))
         out[rule] = suite.score_texture(variant, task["test"], _uint8(image),
                                         task["test_objects"], task["empty"],
-                                        _uint8(translate(task["empty"])[0]), mask[..., 0],
-                                        _uint8(raw))
+                                        _uint8(empty_image), mask[..., 0], _uint8(raw))
+        if rule == "running":  # what the cuts start from
+            outputs = {"raw": raw, "mask": mask, "empty_raw": empty_raw,
+                       "empty_mask": empty_mask}
     _rule[0] = "running"
-    (_, raw, mask), (_, empty_raw, empty_mask) = (translate(task["test"]),
-                                                  translate(task["empty"]))
-    outputs = {"raw": raw, "mask": mask, "empty_raw": empty_raw, "empty_mask": empty_mask}
     if save:
         np.savez_compressed(save, **outputs)
     return {**out, **score_cuts(variant, task, outputs)}
@@ -175,16 +175,15 @@ def score_cuts(variant, task, outputs) -> dict:
     """The running rule's translation with its mask cut at T: the raw generator output
     where the mask exceeds T, the input elsewhere (T = tau = 0.1: what the masked stage's
     discriminators judge; 0.5: where the IoU counts the mask as on)."""
+    test, empty = _scaled(task["test"]), _scaled(task["empty"])
+    raw, mask = outputs["raw"], outputs["mask"]
     out = {}
     for t in CUTS:
-        def cut(images, raw, mask):
-            return np.where(mask > t, raw, _scaled(images))
-
         out[f"cut_{t}"] = suite.score_texture(
-            variant, task["test"], _uint8(cut(task["test"], outputs["raw"], outputs["mask"])),
+            variant, task["test"], _uint8(np.where(mask > t, raw, test)),
             task["test_objects"], task["empty"],
-            _uint8(cut(task["empty"], outputs["empty_raw"], outputs["empty_mask"])),
-            outputs["mask"][..., 0], _uint8(outputs["raw"]))
+            _uint8(np.where(outputs["empty_mask"] > t, outputs["empty_raw"], empty)),
+            mask[..., 0], _uint8(raw))
     return out
 
 
